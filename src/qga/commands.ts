@@ -1,0 +1,102 @@
+/** Argument and reply types of the QGA commands qga-play uses (from QEMU's qapi-schema.json). */
+export interface GuestInfo {
+  version: string;
+  supported_commands: { name: string; enabled: boolean; 'success-response': boolean }[];
+}
+
+export interface GuestExecStatus {
+  exited: boolean;
+  exitcode?: number;
+  signal?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+  'out-truncated'?: boolean;
+  'err-truncated'?: boolean;
+}
+
+export interface GuestFileRead {
+  count: number;
+  'buf-b64': string;
+  eof: boolean;
+}
+
+export interface GuestNetworkInterface {
+  name: string;
+  'hardware-address'?: string;
+  'ip-addresses'?: { 'ip-address-type': 'ipv4' | 'ipv6'; 'ip-address': string; prefix: number }[];
+  statistics?: Record<string, number>;
+}
+
+/** Every command with its arguments and its reply. */
+export interface QgaCommands {
+  'guest-ping': { args: undefined; ret: Record<string, never> };
+  'guest-sync': { args: { id: number }; ret: number };
+  'guest-sync-delimited': { args: { id: number }; ret: number };
+  'guest-info': { args: undefined; ret: GuestInfo };
+  'guest-get-time': { args: undefined; ret: number };
+  'guest-set-time': { args: { time?: number } | undefined; ret: Record<string, never> };
+  'guest-shutdown': { args: { mode?: 'powerdown' | 'halt' | 'reboot' } | undefined; ret: Record<string, never> };
+  'guest-suspend-disk': { args: undefined; ret: Record<string, never> };
+  'guest-suspend-ram': { args: undefined; ret: Record<string, never> };
+  'guest-suspend-hybrid': { args: undefined; ret: Record<string, never> };
+  'guest-exec': {
+    args: { path: string; arg?: string[]; env?: string[]; 'input-data'?: string; 'capture-output'?: boolean | string };
+    ret: { pid: number };
+  };
+  'guest-exec-status': { args: { pid: number }; ret: GuestExecStatus };
+  'guest-file-open': { args: { path: string; mode?: string }; ret: number };
+  'guest-file-close': { args: { handle: number }; ret: Record<string, never> };
+  'guest-file-read': { args: { handle: number; count?: number }; ret: GuestFileRead };
+  'guest-file-write': { args: { handle: number; 'buf-b64': string; count?: number }; ret: { count: number; eof: boolean } };
+  'guest-file-flush': { args: { handle: number }; ret: Record<string, never> };
+  'guest-network-get-interfaces': { args: undefined; ret: GuestNetworkInterface[] };
+  'guest-get-osinfo': { args: undefined; ret: Record<string, string> };
+  'guest-get-host-name': { args: undefined; ret: { 'host-name': string } };
+  'guest-get-users': { args: undefined; ret: { user: string; domain?: string; 'login-time': number }[] };
+  'guest-get-timezone': { args: undefined; ret: { zone?: string; offset: number } };
+  'guest-get-fsinfo': { args: undefined; ret: unknown[] };
+  'guest-get-disks': { args: undefined; ret: unknown[] };
+  'guest-fsfreeze-status': { args: undefined; ret: 'thawed' | 'frozen' };
+  'guest-fsfreeze-freeze': { args: undefined; ret: number };
+  'guest-fsfreeze-freeze-list': { args: { mountpoints?: string[] } | undefined; ret: number };
+  'guest-fsfreeze-thaw': { args: undefined; ret: number };
+  'guest-fstrim': { args: { minimum?: number } | undefined; ret: unknown };
+  'guest-set-user-password': { args: { username: string; password: string; crypted: boolean }; ret: Record<string, never> };
+}
+
+export type QgaCommandName = keyof QgaCommands;
+export type ArgsOf<C extends QgaCommandName> = QgaCommands[C]['args'];
+export type ReturnOf<C extends QgaCommandName> = QgaCommands[C]['ret'];
+
+/** Commands that send no reply when they succeed (the guest goes away instead). */
+export const NO_REPLY_COMMANDS: ReadonlySet<string> = new Set([
+  'guest-shutdown',
+  'guest-suspend-disk',
+  'guest-suspend-ram',
+  'guest-suspend-hybrid',
+]);
+
+/**
+ * Commands that change the machine the agent runs on. A qemu-ga started on the host (for tests
+ * and benchmarks) must block all of them with `-b`.
+ */
+export const HOST_CHANGING_COMMANDS: readonly string[] = [
+  'guest-set-time',
+  'guest-shutdown',
+  'guest-suspend-disk',
+  'guest-suspend-ram',
+  'guest-suspend-hybrid',
+  'guest-fsfreeze-freeze',
+  'guest-fsfreeze-freeze-list',
+  'guest-fsfreeze-thaw',
+  'guest-fstrim',
+  'guest-set-user-password',
+  'guest-set-vcpus',
+  'guest-set-memory-blocks',
+  'guest-ssh-add-authorized-keys',
+  'guest-ssh-remove-authorized-keys',
+];
+
+export function expectsNoReply(command: string): boolean {
+  return NO_REPLY_COMMANDS.has(command);
+}

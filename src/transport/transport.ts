@@ -1,0 +1,39 @@
+import { unwrapReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
+import type { ArgsOf, QgaCommandName, ReturnOf } from '../qga/commands.js';
+
+/** Which path a transport takes to the agent. */
+export type TransportKind = 'virsh' | 'socket' | 'ssh-socket';
+
+/** Per-request options. */
+export interface RequestOptions {
+  /** Deadline for this request in milliseconds. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One way to reach one agent. `request` resolves with the agent's reply, error replies
+ * included; it rejects only when the agent could not be asked or did not answer
+ * (UnreachableError, TimeoutError, CanceledError, ProtocolError). A command that never replies
+ * on success (guest-shutdown, guest-suspend-*) resolves with `null`.
+ */
+export interface Transport {
+  readonly kind: TransportKind;
+  /** Where the agent is, for messages: a socket path or `DOMAIN on URI`. */
+  readonly describe: string;
+  request(request: QgaRequest, options: RequestOptions): Promise<RawReply | null>;
+  close(): Promise<void>;
+}
+
+/** Sends a typed command and returns its result; an error reply becomes an AgentError. */
+export async function call<C extends QgaCommandName>(
+  transport: Transport,
+  command: C,
+  args: ArgsOf<C>,
+  options: RequestOptions,
+): Promise<ReturnOf<C>> {
+  const request: QgaRequest = args === undefined ? { execute: command } : { execute: command, arguments: args as Record<string, unknown> };
+  const raw = await transport.request(request, options);
+  if (raw === null) return {} as ReturnOf<C>;
+  return unwrapReply(command, raw.reply) as ReturnOf<C>;
+}
