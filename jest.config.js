@@ -1,12 +1,25 @@
-/** @type {import('jest').Config} */
-export default {
+const common = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
+};
+
+/** @type {import('jest').Config} */
+export default {
   testTimeout: 30000,
+  projects: [
+    // Protocol, transports against host qemu-ga agents and fakes, playbooks, runner: parallel.
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'] },
+    // Real libvirt guests: run with --runInBand; the global setup brings the lab up when needed.
+    {
+      ...common,
+      displayName: 'lab',
+      testMatch: ['<rootDir>/test/lab/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/lab/global-setup.ts',
+      globalTeardown: '<rootDir>/test/lab/global-teardown.ts',
+    },
+  ],
 };
