@@ -1,0 +1,258 @@
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ReplyDecoder, type DecoderEvent } from '../qga/decoder.js';
+import { SyncHandshake } from '../qga/sync.js';
+import { encodeRequest, type QgaRequest, type RawReply } from '../qga/protocol.js';
+import { expectsNoReply } from '../qga/commands.js';
+import {
+  abortError,
+  ProtocolError,
+  TimeoutError,
+  UnreachableError,
+  type UnreachableCode,
+} from '../errors.js';
+import type { RequestOptions, Transport, TransportKind } from './transport.js';
+
+/** Opens the byte stream to an agent; rejects with an UnreachableError. */
+export type Connector = (deadline: number, signal?: AbortSignal) => Promise<Duplex>;
+
+/** Options of {@link SocketTransport}. */
+export interface SocketTransportOptions {
+  /** The agent's socket path (also used in every message). */
+  path: string;
+  /** Opens the stream; defaults to a unix-socket connection to `path`. */
+  connector?: Connector;
+  kind?: TransportKind;
+  /** Largest reply accepted, in bytes (default 16 MiB); a longer one is dropped unread. */
+  maxReplyBytes?: number;
+  /** Longest wait for one guest-sync-delimited answer before sending a new one (default 3 s). */
+  syncAttemptMs?: number;
+  /** How long to wait for an error after a command that replies only on failure (default 3 s). */
+  noReplyWindowMs?: number;
+}
+
+interface Waiter {
+  onEvent(event: DecoderEvent): void;
+  onClose(error: UnreachableError): void;
+}
+
+/**
+ * A direct connection to an agent's chardev socket. One connection is kept for the transport's
+ * life and reopened only after it drops; requests are serialised (one in flight); the stream
+ * is resynchronised with guest-sync-delimited after connecting and after any timeout, abort or
+ * refused reply, so stale bytes never reach a caller.
+ */
+export class SocketTransport implements Transport {
+  readonly kind: TransportKind;
+  readonly describe: string;
+  readonly path: string;
+  private readonly connector: Connector;
+  private readonly decoder: ReplyDecoder;
+  private readonly syncAttemptMs: number;
+  private readonly noReplyWindowMs: number;
+  private stream: Duplex | null = null;
+  private synced = false;
+  private waiter: Waiter | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Bytes of stale replies and noise thrown away by resynchronisation (for diagnostics). */
+  discarded = 0;
+
+  constructor(options: SocketTransportOptions) {
+    this.path = options.path;
+    this.kind = options.kind ?? 'socket';
+    this.describe = options.path;
+    this.connector = options.connector ?? unixConnector(options.path);
+    this.decoder = new ReplyDecoder({ maxReplyBytes: options.maxReplyBytes });
+    this.syncAttemptMs = options.syncAttemptMs ?? 3000;
+    this.noReplyWindowMs = options.noReplyWindowMs ?? 3000;
+  }
+
+  request(request: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
+    const run = this.tail.then(() => this.exchange(request, options));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.drop();
+  }
+
+  private async exchange(request: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal);
+    if (this.closed) throw new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED');
+    const deadline = Date.now() + options.timeoutMs;
+    const stream = await this.connect(deadline, signal);
+    if (!this.synced) await this.sync(stream, deadline, signal);
+    const noReply = expectsNoReply(request.execute);
+    stream.write(encodeRequest(request));
+    if (noReply) {
+      const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
+      try {
+        const event = await this.next(windowEnd, signal, request.execute);
+        return this.toReply(event);
+      } catch (err) {
+        // No reply, or the agent went away with its guest: that is how these commands succeed.
+        if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
+        throw err;
+      }
+    }
+    return this.toReply(await this.next(deadline, signal, request.execute));
+  }
+
+  private toReply(event: DecoderEvent): RawReply {
+    if (event.type === 'reply') return { text: event.text, reply: event.reply };
+    this.synced = false;
+    if (event.type === 'oversize') {
+      throw new ProtocolError(
+        `reply from agent at ${this.path} exceeds ${this.decoder.maxReplyBytes} bytes; refused`,
+        'REPLY_TOO_LARGE',
+      );
+    }
+    throw new ProtocolError(`agent at ${this.path} sent something that is not a QGA reply: ${JSON.stringify(event.type === 'garbage' ? event.text : '')}`);
+  }
+
+  private async connect(deadline: number, signal?: AbortSignal): Promise<Duplex> {
+    if (this.stream) return this.stream;
+    const stream = await this.connector(deadline, signal);
+    this.decoder.reset();
+    this.synced = false;
+    stream.on('data', (chunk: Buffer) => {
+      for (const event of this.decoder.write(chunk)) {
+        if (this.waiter) this.waiter.onEvent(event);
+        else this.discarded++;
+      }
+    });
+    let lastError: Error | undefined;
+    stream.on('error', (err: Error) => {
+      lastError = err;
+    });
+    stream.on('close', () => {
+      if (this.stream !== stream) return;
+      this.stream = null;
+      this.synced = false;
+      this.decoder.reset();
+      const detail = lastError ? `: ${lastError.message}` : '';
+      this.waiter?.onClose(
+        new UnreachableError(`agent at ${this.path} closed the connection${detail}`, 'DISCONNECTED', { cause: lastError }),
+      );
+    });
+    this.stream = stream;
+    return stream;
+  }
+
+  private async sync(stream: Duplex, deadline: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const handshake = new SyncHandshake();
+      const attemptEnd = Math.min(deadline, Date.now() + this.syncAttemptMs);
+      stream.write(handshake.bytes);
+      try {
+        await this.wait(attemptEnd, signal, 'guest-sync-delimited', (event) => handshake.accept(event) === 'done');
+        this.discarded += handshake.discarded;
+        this.synced = true;
+        return;
+      } catch (err) {
+        this.discarded += handshake.discarded;
+        if (!(err instanceof TimeoutError) || Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  /** The next reply, or a refused/garbled one (anything but a bare delimiter). */
+  private next(deadline: number, signal: AbortSignal | undefined, command: string): Promise<DecoderEvent> {
+    let found: DecoderEvent | undefined;
+    return this.wait(deadline, signal, command, (event) => {
+      if (event.type === 'delimiter') return false;
+      found = event;
+      return true;
+    }).then(() => found!);
+  }
+
+  private wait(
+    deadline: number,
+    signal: AbortSignal | undefined,
+    command: string,
+    done: (event: DecoderEvent) => boolean,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiter = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = (): void => {
+        this.synced = false;
+        finish(abortError(signal!));
+      };
+      const ms = Math.max(0, deadline - Date.now());
+      const timer = setTimeout(() => {
+        this.synced = false;
+        finish(new TimeoutError(`no answer to ${command} from agent at ${this.path} within ${formatMs(ms)}`, ms));
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        onEvent: (event) => {
+          if (done(event)) finish();
+        },
+        onClose: (error) => finish(error),
+      };
+      if (!this.stream) finish(new UnreachableError(`agent at ${this.path} closed the connection`, 'DISCONNECTED'));
+    });
+  }
+
+  private drop(): void {
+    const stream = this.stream;
+    this.stream = null;
+    this.synced = false;
+    this.decoder.reset();
+    // destroy(), never end(): QEMU takes a half-close for a disconnect and drops the request.
+    stream?.destroy();
+    this.waiter?.onClose(new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED'));
+  }
+}
+
+const CONNECT_ERRORS: Record<string, [UnreachableCode, string]> = {
+  ENOENT: ['SOCKET_MISSING', 'no agent socket at PATH (is the VM running and the channel configured?)'],
+  ECONNREFUSED: ['CONNECTION_REFUSED', 'connection refused on PATH (nothing listens there: VM stopped or socket stale)'],
+  EACCES: ['PERMISSION_DENIED', 'permission denied on PATH (run as a user that may open the socket)'],
+  ENOTSOCK: ['SOCKET_MISSING', 'PATH is not a socket'],
+};
+
+/** Connects to a unix socket, mapping failures to UnreachableError with the path. */
+export function unixConnector(path: string): Connector {
+  return (deadline, signal) =>
+    new Promise<Duplex>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError(signal));
+      const socket = net.createConnection({ path });
+      const finish = (err?: Error): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        if (err) {
+          socket.destroy();
+          reject(err);
+        } else resolve(socket);
+      };
+      const onConnect = (): void => finish();
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const known = err.code ? CONNECT_ERRORS[err.code] : undefined;
+        if (known) finish(new UnreachableError(known[1].replace('PATH', path), known[0], { cause: err }));
+        else finish(new UnreachableError(`cannot connect to agent socket ${path}: ${err.message}`, 'DISCONNECTED', { cause: err }));
+      };
+      const onAbort = (): void => finish(abortError(signal!));
+      const ms = Math.max(0, deadline - Date.now());
+      const timer = setTimeout(() => finish(new TimeoutError(`connecting to ${path} took longer than ${formatMs(ms)}`, ms)), ms);
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+
+export function formatMs(ms: number): string {
+  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}

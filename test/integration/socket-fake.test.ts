@@ -1,0 +1,253 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
+import os from 'node:os';
+import path from 'node:path';
+import { SocketTransport } from '../../src/transport/socket.js';
+import { call } from '../../src/transport/transport.js';
+import { CanceledError, ProtocolError, TimeoutError, UnreachableError } from '../../src/errors.js';
+import { startFakeAgent, wellBehaved, type Behaviour, type FakeAgent } from '../helpers/fake-agent.js';
+
+const FF = Buffer.from([0xff]);
+let agent: FakeAgent | undefined;
+let transport: SocketTransport | undefined;
+
+afterEach(async () => {
+  await transport?.close();
+  await agent?.stop();
+  agent = undefined;
+  transport = undefined;
+});
+
+async function setup(behaviour: Behaviour, onConnect?: Parameters<typeof startFakeAgent>[1], options: Partial<ConstructorParameters<typeof SocketTransport>[0]> = {}): Promise<SocketTransport> {
+  agent = await startFakeAgent(behaviour, onConnect);
+  transport = new SocketTransport({ path: agent.path, ...options });
+  return transport;
+}
+
+const ping = (t: SocketTransport, timeoutMs = 2000, signal?: AbortSignal) =>
+  t.request({ execute: 'guest-ping' }, { timeoutMs, signal });
+
+describe('SocketTransport against a fake agent', () => {
+  test('stale replies and a half message before the sync are discarded', async () => {
+    const t = await setup(wellBehaved, (conn) => {
+      conn.write('{"return": {"stale": true}}\n{"return": 123}\n{"return": {"half": "AAAA');
+    });
+    await expect(ping(t)).resolves.toEqual({ text: '{"return":{}}', reply: { return: {} } });
+    expect(t.discarded).toBeGreaterThanOrEqual(2);
+  });
+
+  test('a sync answer with a wrong id is ignored', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-sync-delimited') {
+        conn.write(Buffer.concat([FF, Buffer.from('{"return": 1}\n')]));
+      }
+      wellBehaved(incoming, conn);
+    });
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+
+  test('garbage after the delimiter: the handshake waits for the next delimiter', async () => {
+    let first = true;
+    const t = await setup(
+      (incoming, conn) => {
+        if (incoming.type === 'request' && incoming.execute === 'guest-sync-delimited' && first) {
+          first = false;
+          // The delimiter is followed by garbage, so the id that comes after cannot be trusted.
+          conn.write(Buffer.concat([FF, Buffer.from('#garbage#\n'), Buffer.from(`{"return": ${String(incoming.arguments?.id)}}\n`)]));
+          return;
+        }
+        wellBehaved(incoming, conn);
+      },
+      undefined,
+      { syncAttemptMs: 200 },
+    );
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+    expect(agent!.requests).toEqual(['guest-ping']);
+  });
+
+  test('replies one byte at a time', async () => {
+    let clock = 0;
+    const t = await setup((incoming, conn) => {
+      const out: Buffer[] = [];
+      const capture = { ...conn, write: (d: string | Buffer) => void out.push(Buffer.from(d)), reply: (v: unknown) => void out.push(Buffer.from(JSON.stringify({ return: v }) + '\n')) };
+      wellBehaved(incoming, capture);
+      const bytes = Buffer.concat(out);
+      // One shared clock keeps the bytes of successive replies in order.
+      for (let i = 0; i < bytes.length; i++) setTimeout(() => conn.write(bytes.subarray(i, i + 1)), clock++);
+    });
+    await expect(ping(t, 5000)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+
+  test('a hang is a TimeoutError naming the socket, bounded by the deadline', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-ping') return; // never answers
+      wellBehaved(incoming, conn);
+    });
+    const started = Date.now();
+    const err = await ping(t, 300).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toBeInstanceOf(UnreachableError);
+    expect((err as Error).message).toContain(agent!.path);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test('an agent that never answers the sync is unreachable within the deadline', async () => {
+    const t = await setup(() => undefined, undefined, { syncAttemptMs: 100 });
+    const err = await ping(t, 350).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/guest-sync-delimited.*agent\.sock/);
+  });
+
+  test('after a timeout the next request resyncs and never sees the late reply', async () => {
+    let n = 0;
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-get-time') {
+        n++;
+        if (n === 1) setTimeout(() => conn.reply(111), 300); // late: arrives after the timeout
+        else conn.reply(222);
+        return;
+      }
+      wellBehaved(incoming, conn);
+    });
+    await expect(t.request({ execute: 'guest-get-time' }, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+    await new Promise((r) => setTimeout(r, 350));
+    await expect(t.request({ execute: 'guest-get-time' }, { timeoutMs: 1000 })).resolves.toMatchObject({ reply: { return: 222 } });
+    expect(agent!.connections).toBe(1);
+  });
+
+  test('a disconnect mid-reply is unreachable; the next request reconnects', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-info' && conn.index === 0) {
+        conn.write('{"return": {"version": "7.');
+        setTimeout(() => conn.socket.destroy(), 20);
+        return;
+      }
+      wellBehaved(incoming, conn);
+    });
+    const err = await t.request({ execute: 'guest-info' }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreachableError);
+    expect((err as UnreachableError).code).toBe('DISCONNECTED');
+    expect((err as Error).message).toContain(agent!.path);
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+    expect(agent!.connections).toBe(2);
+  });
+
+  test('garbage instead of a reply is a ProtocolError, and the stream recovers', async () => {
+    let n = 0;
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-ping' && n++ === 0) {
+        conn.write('SSH-2.0-OpenSSH_9.2\n');
+        return;
+      }
+      wellBehaved(incoming, conn);
+    });
+    const err = await ping(t).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as Error).message).toContain('SSH-2.0');
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+
+  test('a reply over the cap is refused without buffering it, then the stream recovers', async () => {
+    const t = await setup(
+      (incoming, conn) => {
+        if (incoming.type === 'request' && incoming.execute === 'guest-file-read') {
+          conn.write(`{"return": {"count": 3000000, "buf-b64": "${'A'.repeat(4_000_000)}", "eof": true}}\n`);
+          return;
+        }
+        wellBehaved(incoming, conn);
+      },
+      undefined,
+      { maxReplyBytes: 1024 * 1024 },
+    );
+    const err = await t.request({ execute: 'guest-file-read', arguments: { handle: 1 } }, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe('REPLY_TOO_LARGE');
+    await expect(ping(t, 5000)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+
+  test('one request in flight: concurrent callers are serialised on one connection', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-ping') {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        setTimeout(() => {
+          inFlight--;
+          conn.reply({});
+        }, 5);
+        return;
+      }
+      wellBehaved(incoming, conn);
+    });
+    await Promise.all(Array.from({ length: 20 }, () => ping(t)));
+    expect(maxInFlight).toBe(1);
+    expect(agent!.connections).toBe(1);
+    expect(agent!.requests).toHaveLength(20);
+  });
+
+  test('an abort cancels the request; an aborted signal rejects at once', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-ping') return;
+      wellBehaved(incoming, conn);
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    await expect(ping(t, 5000, controller.signal)).rejects.toBeInstanceOf(CanceledError);
+    await expect(ping(t, 5000, AbortSignal.abort())).rejects.toBeInstanceOf(CanceledError);
+  });
+
+  test('guest-shutdown sends no reply: that is success, not a timeout', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-shutdown') return;
+      wellBehaved(incoming, conn);
+    }, undefined, { noReplyWindowMs: 100 });
+    await expect(t.request({ execute: 'guest-shutdown' }, { timeoutMs: 5000 })).resolves.toBeNull();
+  });
+
+  test('guest-shutdown that fails still reports the agent error', async () => {
+    const t = await setup(wellBehaved, undefined, { noReplyWindowMs: 1000 });
+    await expect(call(t, 'guest-shutdown', undefined, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'AGENT_ERROR', errorClass: 'CommandNotFound' });
+  });
+});
+
+describe('SocketTransport connection failures', () => {
+  test('a missing socket is SOCKET_MISSING with the path', async () => {
+    const t = new SocketTransport({ path: '/nonexistent/qga.sock' });
+    const err = await ping(t).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreachableError);
+    expect(err).toMatchObject({ code: 'SOCKET_MISSING' });
+    expect((err as Error).message).toContain('/nonexistent/qga.sock');
+  });
+
+  test('a socket nobody listens on is CONNECTION_REFUSED', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qga-refused-'));
+    const socketPath = path.join(dir, 'dead.sock');
+    // A listener killed with SIGKILL leaves its socket file behind: a real stale socket.
+    const child = execa(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`], { buffer: false });
+    await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+    child.kill('SIGKILL');
+    await child.catch(() => undefined);
+    try {
+      const err = await ping(new SocketTransport({ path: socketPath })).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'CONNECTION_REFUSED' });
+      expect((err as Error).message).toContain(socketPath);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a regular file is not a socket', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qga-file-'));
+    const file = path.join(dir, 'plain');
+    writeFileSync(file, 'x');
+    try {
+      const err = await ping(new SocketTransport({ path: file })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnreachableError);
+      expect((err as Error).message).toContain(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
