@@ -1,0 +1,68 @@
+import { XMLParser } from 'fast-xml-parser';
+import { UnreachableError } from '../errors.js';
+import { runVirsh, unreachableFrom } from '../transport/virsh-exec.js';
+
+/** The channel libvirt itself connects to. */
+export const STANDARD_CHANNEL = 'org.qemu.guest_agent.0';
+
+/** An agent channel of a domain, from `virsh dumpxml`. */
+export interface AgentChannel {
+  /** Target name, e.g. `org.qemu.guest_agent.0`. */
+  name: string;
+  /** Host socket path (`<source path>`), when the channel is a unix socket. */
+  path?: string;
+  /** `connected` when the guest has the port open; absent when the domain is not running. */
+  state?: 'connected' | 'disconnected';
+}
+
+const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'channel' });
+
+/** The virtio channels of a domain XML whose target name looks like a guest agent's. */
+export function parseAgentChannels(xml: string): AgentChannel[] {
+  const doc = parser.parse(xml) as { domain?: { devices?: { channel?: RawChannel[] } } };
+  const channels = doc.domain?.devices?.channel ?? [];
+  const result: AgentChannel[] = [];
+  for (const ch of channels) {
+    const target = ch.target;
+    if (!target || target.type !== 'virtio' || typeof target.name !== 'string') continue;
+    if (!target.name.startsWith('org.qemu.guest_agent.')) continue;
+    const channel: AgentChannel = { name: target.name };
+    if (ch.type === 'unix' && typeof ch.source?.path === 'string') channel.path = ch.source.path;
+    if (target.state === 'connected' || target.state === 'disconnected') channel.state = target.state;
+    result.push(channel);
+  }
+  return result;
+}
+
+interface RawChannel {
+  type?: string;
+  source?: { mode?: string; path?: string };
+  target?: { type?: string; name?: string; state?: string };
+}
+
+export interface LibvirtCallOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  virsh?: string;
+}
+
+/** Reads a domain's agent channels through `virsh dumpxml`. */
+export async function discoverChannels(uri: string, domain: string, options: LibvirtCallOptions): Promise<AgentChannel[]> {
+  const what = `${domain} on ${uri}`;
+  const result = await runVirsh(['dumpxml', domain], { uri, what, ...options });
+  if (result.exitCode !== 0) throw unreachableFrom(result, what);
+  return parseAgentChannels(result.stdout);
+}
+
+/** Picks the named channel, or explains what the domain has instead. */
+export function pickChannel(channels: AgentChannel[], name: string, what: string): AgentChannel {
+  const found = channels.find((c) => c.name === name);
+  if (found) return found;
+  if (channels.length === 0) {
+    throw new UnreachableError(`${what}: the domain has no guest agent channel (add a virtio channel named ${STANDARD_CHANNEL})`, 'AGENT_NOT_CONFIGURED');
+  }
+  throw new UnreachableError(
+    `${what}: no agent channel named ${name}; the domain has ${channels.map((c) => c.name).join(', ')}`,
+    'CHANNEL_NOT_FOUND',
+  );
+}

@@ -1,0 +1,60 @@
+import { UnreachableError } from '../errors.js';
+import { SocketTransport } from '../transport/socket.js';
+import { VirshTransport } from '../transport/virsh.js';
+import { sshConnector } from '../transport/ssh.js';
+import type { Transport } from '../transport/transport.js';
+import { discoverChannels, pickChannel, STANDARD_CHANNEL, type LibvirtCallOptions } from './channels.js';
+
+/** Where one agent is: a libvirt domain (and channel), or a socket given directly. */
+export interface AgentAddress {
+  uri: string;
+  domain: string;
+  /** A channel name; the standard one goes through virsh, any other through its socket. */
+  channel?: string;
+  /** A socket path given directly: no libvirt lookup. */
+  socket?: string;
+  /** Host to reach `socket` on through ssh. */
+  ssh?: string;
+  maxReplyBytes?: number;
+}
+
+/** The host of a remote libvirt URI (`qemu+ssh://root@hv2/system` gives `root@hv2`). */
+export function sshHostOf(uri: string): string | undefined {
+  const m = /^[a-z0-9]+\+ssh:\/\/([^/?]+)/i.exec(uri);
+  if (!m) return undefined;
+  return decodeURIComponent(m[1]!);
+}
+
+/** How an address will be reached, without touching it (for plans and dry runs). */
+export function describeRoute(address: AgentAddress): string {
+  if (address.socket) return address.ssh ? `socket ${address.socket} on ${address.ssh} via ssh` : `socket ${address.socket}`;
+  const channel = address.channel ?? STANDARD_CHANNEL;
+  if (channel === STANDARD_CHANNEL) return `virsh qemu-agent-command (${channel})`;
+  return `socket of channel ${channel} (from dumpxml)`;
+}
+
+/**
+ * Chooses and builds the transport for an address. A non-standard channel costs one dumpxml
+ * call to find its socket; the others cost nothing until the first request.
+ */
+export async function openTransport(address: AgentAddress, options: LibvirtCallOptions): Promise<Transport> {
+  const channel = address.channel ?? STANDARD_CHANNEL;
+  if (!address.socket && channel === STANDARD_CHANNEL) {
+    return new VirshTransport({ uri: address.uri, domain: address.domain, virsh: options.virsh });
+  }
+  let path = address.socket;
+  let ssh = address.ssh;
+  if (!path) {
+    const what = `${address.domain} on ${address.uri}`;
+    const found = pickChannel(await discoverChannels(address.uri, address.domain, options), channel, what);
+    path = found.path;
+    if (!path) {
+      throw new UnreachableError(`${what}: channel ${channel} is not a unix socket`, 'CHANNEL_NOT_FOUND');
+    }
+    ssh ??= sshHostOf(address.uri);
+  }
+  if (ssh) {
+    return new SocketTransport({ path: `${ssh}:${path}`, kind: 'ssh-socket', connector: sshConnector(ssh, path), maxReplyBytes: address.maxReplyBytes });
+  }
+  return new SocketTransport({ path, maxReplyBytes: address.maxReplyBytes });
+}

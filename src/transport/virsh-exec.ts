@@ -1,0 +1,98 @@
+import { execa } from 'execa';
+import { abortError, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
+import { formatMs } from './socket.js';
+
+/** How virsh's error text is read: an agent error (with its class recovered) or unreachable. */
+export type VirshFailure =
+  | { kind: 'agent'; command: string; errorClass: string; desc: string }
+  | { kind: 'unreachable'; code: UnreachableCode; reason: string };
+
+const UNREACHABLE_PATTERNS: [RegExp, UnreachableCode, string][] = [
+  [/QEMU guest agent is not connected/i, 'AGENT_NOT_CONNECTED', 'guest agent is not connected (not running in the guest, or still booting)'],
+  [/Guest agent not available for now|guest agent command timed out/i, 'AGENT_TIMEOUT', 'guest agent did not answer in time'],
+  [/Guest agent disappeared while executing command/i, 'AGENT_DISAPPEARED', 'guest agent disappeared while executing the command'],
+  [/QEMU guest agent is not configured/i, 'AGENT_NOT_CONFIGURED', 'the domain has no guest agent channel configured'],
+  [/domain is not running/i, 'DOMAIN_NOT_RUNNING', 'the domain is not running'],
+  [/failed to get domain|Domain not found/i, 'NO_SUCH_DOMAIN', 'no such domain'],
+  [/failed to connect to the hypervisor|Failed to connect socket|no connection driver available/i, 'LIBVIRT_UNAVAILABLE', 'cannot connect to libvirt'],
+];
+
+/** Classifies virsh's stderr (libvirt's messages, as listed in qga-facts.md). */
+export function classifyVirshError(stderr: string): VirshFailure {
+  const agent = /unable to execute QEMU agent command '([^']+)': ([\s\S]*)/.exec(stderr) ?? /guest agent command failed: ()([\s\S]*)/.exec(stderr);
+  if (agent) {
+    const desc = agent[2]!.trim().split('\n')[0]!.trim();
+    return { kind: 'agent', command: agent[1]!, errorClass: recoverErrorClass(desc), desc };
+  }
+  for (const [pattern, code, reason] of UNREACHABLE_PATTERNS) {
+    if (pattern.test(stderr)) return { kind: 'unreachable', code, reason };
+  }
+  return { kind: 'unreachable', code: 'VIRSH_FAILED', reason: 'virsh failed' };
+}
+
+/** virsh drops the agent's error class; recover it where the text allows. */
+export function recoverErrorClass(desc: string): string {
+  if (/has not been found|has been disabled/.test(desc)) return 'CommandNotFound';
+  return 'GenericError';
+}
+
+/** The first `error: ...` line virsh printed, for messages. */
+export function virshErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => l.startsWith('error:')).map((l) => l.replace(/^error:\s*/, ''));
+  return (errors.length > 0 ? errors.join('; ') : lines.join('; ')) || 'no message';
+}
+
+/** Options of {@link runVirsh}. */
+export interface VirshRunOptions {
+  uri: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** The virsh binary (default: `virsh` on PATH). */
+  virsh?: string;
+  /** What the call was about, for messages (e.g. `web-1 on qemu:///system`). */
+  what: string;
+}
+
+export interface VirshResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `virsh -c URI ARGS...` with an argument array, a hard deadline on the subprocess and the
+ * caller's AbortSignal. Resolves with the outcome of a run that finished (exit code included);
+ * rejects only when virsh could not be run or did not finish.
+ */
+export async function runVirsh(args: string[], options: VirshRunOptions): Promise<VirshResult> {
+  if (options.signal?.aborted) throw abortError(options.signal);
+  const result = await execa(options.virsh ?? 'virsh', ['-c', options.uri, ...args], {
+    timeout: Math.max(1, Math.round(options.timeoutMs)),
+    cancelSignal: options.signal,
+    reject: false,
+    stdin: 'ignore',
+    // libvirt's messages are matched as text: keep them in English.
+    env: { LC_ALL: 'C', LANG: 'C' },
+    forceKillAfterDelay: 1000,
+  });
+  if (result.isCanceled) throw abortError(options.signal!);
+  if (result.timedOut) {
+    throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatMs(options.timeoutMs)}`, options.timeoutMs);
+  }
+  const cause = (result as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
+  if (cause?.code === 'ENOENT') {
+    throw new UnreachableError(`virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients`, 'VIRSH_MISSING', { cause });
+  }
+  if (result.exitCode === undefined) {
+    throw new UnreachableError(`${options.what}: virsh ended by ${result.signal ?? 'a signal'}`, 'VIRSH_FAILED', { cause });
+  }
+  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Turns a failed virsh run that is not an agent error into an UnreachableError. */
+export function unreachableFrom(result: VirshResult, what: string, failure = classifyVirshError(result.stderr)): UnreachableError {
+  const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
+  const reason = failure.kind === 'unreachable' ? failure.reason : 'virsh failed';
+  return new UnreachableError(`${what}: ${reason} (virsh: ${virshErrorLine(result.stderr)})`, code);
+}
