@@ -1,0 +1,28 @@
+import { UsageError } from '../errors.js';
+
+/** One thing wrong with a playbook, located in its file. */
+export interface Problem {
+  file: string;
+  /** 1-based; 0 when the problem is about the whole file (missing, a directory). */
+  line: number;
+  column: number;
+  /** Where in the playbook, e.g. `steps[2].exec.path`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.line > 0 ? `${p.file}:${p.line}:${p.column}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/**
+ * The playbook cannot be used: `problems` lists everything wrong at once, and the message has
+ * one line per problem. A UsageError, so the command line exits 2 with nothing run.
+ */
+export class PlaybookError extends UsageError {
+  readonly problems: Problem[];
+  constructor(problems: Problem[], options?: { cause?: unknown }) {
+    super(problems.map(formatProblem).join('\n'), 'PLAYBOOK_INVALID', options);
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,119 @@
+import type { ExpectOp, Expectation } from './types.js';
+
+export const EXPECT_OPS: readonly ExpectOp[] = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'matches', 'contains'];
+const SYMBOL: Record<ExpectOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', matches: 'matches', contains: 'contains' };
+const ALIASES: Record<string, string> = { 'exit-code': 'exitCode' };
+
+/** `return.version` -> ['return', 'version']; `exit-code` -> ['exitCode']. */
+export function expectPath(key: string): string[] {
+  return key.split('.').map((s) => ALIASES[s] ?? s);
+}
+
+/** Turns a validated `expect` map into expectations: a plain value means `eq`. */
+export function parseExpect(written: Record<string, unknown> | null | undefined): Expectation[] {
+  const out: Expectation[] = [];
+  for (const [key, spec] of Object.entries(written ?? {})) {
+    const path = expectPath(key);
+    const ops = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? Object.entries(spec) : [['eq', spec] as const];
+    for (const [op, value] of ops) {
+      out.push({ path, op: op as ExpectOp, value, text: `${path.join('.')} ${SYMBOL[op as ExpectOp]} ${show(value)}` });
+    }
+  }
+  return out;
+}
+
+/** A `matches` operand: `^ok` or `/^ok/i`. Throws SyntaxError when it is not a regular expression. */
+export function compileMatcher(source: string): RegExp {
+  const m = /^\/(.*)\/([dgimsuy]*)$/s.exec(source);
+  return m ? new RegExp(m[1]!, m[2]) : new RegExp(source);
+}
+
+/** Checks expectations against a step's result; returns one message per expectation that does not hold. */
+export function evaluateExpectations(exps: readonly Expectation[], result: unknown): string[] {
+  const messages: string[] = [];
+  for (const x of exps) {
+    const failure = check(x, result);
+    if (failure !== undefined) messages.push(failure);
+  }
+  return messages;
+}
+
+function check(x: Expectation, result: unknown): string | undefined {
+  const name = x.path.join('.');
+  const wanted = expected(x);
+  const found = lookup(result, x.path);
+  if (!found) return `${name}: expected ${wanted}, got nothing (no such field in the result)`;
+  const actual = found.value;
+  const fail = (note = '') => `${name}: expected ${wanted}, got ${show(actual)}${note}`;
+  switch (x.op) {
+    case 'eq':
+      return equal(actual, x.value) ? undefined : fail();
+    case 'ne':
+      return equal(actual, x.value) ? fail() : undefined;
+    case 'lt':
+    case 'le':
+    case 'gt':
+    case 'ge': {
+      if (typeof actual !== 'number' || typeof x.value !== 'number') return fail(' (not a number)');
+      const ok = { lt: actual < x.value, le: actual <= x.value, gt: actual > x.value, ge: actual >= x.value }[x.op];
+      return ok ? undefined : fail();
+    }
+    case 'matches': {
+      if (typeof actual !== 'string' && typeof actual !== 'number' && typeof actual !== 'boolean') return fail(' (not text)');
+      let re: RegExp;
+      try {
+        re = compileMatcher(String(x.value));
+      } catch (err) {
+        return `${name}: ${(err as Error).message}`;
+      }
+      return re.test(String(actual)) ? undefined : fail();
+    }
+    case 'contains':
+      if (typeof actual === 'string') return actual.includes(String(x.value)) ? undefined : fail();
+      if (Array.isArray(actual)) return actual.some((item) => equal(item, x.value)) ? undefined : fail();
+      return fail(' (not a string or a list)');
+  }
+}
+
+function expected(x: Expectation): string {
+  switch (x.op) {
+    case 'eq':
+      return show(x.value);
+    case 'ne':
+      return `not ${show(x.value)}`;
+    case 'matches': {
+      const source = String(x.value);
+      return `to match ${/^\/.*\/[a-z]*$/s.test(source) ? source : `/${source}/`}`;
+    }
+    case 'contains':
+      return `to contain ${show(x.value)}`;
+    default:
+      return `${SYMBOL[x.op]} ${show(x.value)}`;
+  }
+}
+
+function lookup(value: unknown, path: readonly string[]): { value: unknown } | undefined {
+  let cur = value;
+  for (const seg of path) {
+    if ((Array.isArray(cur) || typeof cur === 'string') && seg === 'length') cur = cur.length;
+    else if (Array.isArray(cur) && /^\d+$/.test(seg) && Number(seg) < cur.length) cur = cur[Number(seg)];
+    else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, seg)) cur = (cur as Record<string, unknown>)[seg];
+    else return undefined;
+  }
+  return { value: cur };
+}
+
+function equal(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/** JSON, shortened; secrets show as *** through their toJSON. */
+function show(value: unknown): string {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,145 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import { isMap as isYamlMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { errorMessage } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { formatProblem, PlaybookError, type Problem } from './errors.js';
+import { RULES, type RuleContext } from './rules.js';
+import { describeValue, schemaProblems } from './schema.js';
+import { Source } from './source.js';
+import { DEFAULTS, normaliseStep, type NormaliseContext } from './steps.js';
+import type { Playbook, TargetSpec } from './types.js';
+
+export interface LoadOptions {
+  /** Environment for LIBVIRT_DEFAULT_URI; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadResult {
+  playbook: Playbook;
+  /** Things that are allowed but probably not meant, each `file:line:column: message`. */
+  warnings: string[];
+}
+
+/** What a valid playbook file holds, before defaults (the schema has the details). */
+interface WrittenPlaybook {
+  name?: string;
+  connect?: string;
+  concurrency?: number;
+  timeout?: string | number;
+  report?: { dir?: string; keep?: number };
+  targets: { vm: string; connect?: string; channel?: string; socket?: string; ssh?: string; exclude?: string[] }[];
+  steps: unknown[];
+}
+
+/** Reads, validates and normalises a playbook file; throws PlaybookError listing every problem. */
+export async function loadPlaybook(file: string, options: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PlaybookError([{ file, line: 0, column: 0, path: '', message: await unreadable(file, err) }], { cause: err });
+  }
+  return parsePlaybook(text, file, options);
+}
+
+async function unreadable(file: string, err: unknown): Promise<string> {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR': {
+      const yamls = (await readdir(file).catch(() => [])).filter((f) => /\.ya?ml$/.test(f)).slice(0, 5);
+      return `is a directory, not a playbook file${yamls.length ? ` (it holds ${yamls.join(', ')})` : ''}`;
+    }
+    case 'EACCES':
+      return 'cannot be read: permission denied';
+    default:
+      return `cannot be read: ${errorMessage(err)}`;
+  }
+}
+
+/** Same as loadPlaybook, from text; `file` names it in messages and anchors relative paths. */
+export function parsePlaybook(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  const fail = (message: string, line = 0, column = 0): never => {
+    throw new PlaybookError([{ file, line, column, path: '', message }]);
+  };
+  if (text.trim() === '') fail('empty file: a playbook is a map with at least `targets:` and `steps:`');
+
+  const lines = new LineCounter();
+  // prettyErrors off: one-line messages; positions come from the LineCounter.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
+  const src = new Source(file, doc, lines);
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line, column: col, path: '' };
+  };
+  if (doc.errors.length > 0) {
+    const message = (e: (typeof doc.errors)[number]) =>
+      e.code === 'DUPLICATE_KEY' ? `duplicate key \`${text.slice(e.pos[0], e.pos[1]).trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}`;
+    throw new PlaybookError(doc.errors.map((e) => ({ ...at(e.pos[0]), message: message(e) })));
+  }
+  const warnings: Problem[] = doc.warnings.map((w) => ({ ...at(w.pos[0]), message: `YAML: ${w.message}` }));
+
+  if (doc.contents === null) fail('empty file: it holds only comments; a playbook is a map with at least `targets:` and `steps:`');
+  if (!isYamlMap(doc.contents)) {
+    const { line, column } = src.position([]);
+    const what = isSeq(doc.contents) ? 'a list' : describeValue(doc.toJS());
+    fail(`a playbook is a map of keys (name:, targets:, steps:, ...), not ${what}`, line, column);
+  }
+
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
+  } catch (err) {
+    return fail(`YAML: ${errorMessage(err)}`, 1, 1);
+  }
+  const env = options.env ?? process.env;
+  const connect = typeof data.connect === 'string' && data.connect !== '' ? data.connect : env.LIBVIRT_DEFAULT_URI || DEFAULTS.connect;
+
+  const problems = schemaProblems(data, src);
+  const ctx: RuleContext = {
+    data,
+    connect,
+    lineOf: (p) => src.position(p).line,
+    error: (p, message, where) => problems.push(src.problem(p, message, where)),
+    warn: (p, message, where) => warnings.push(src.problem(p, message, where)),
+  };
+  for (const rule of RULES) rule(ctx);
+  const byPosition = (a: Problem, b: Problem) => a.line - b.line || a.column - b.column;
+  if (problems.length > 0) throw new PlaybookError(problems.sort(byPosition));
+
+  return { playbook: normalise(data as unknown as WrittenPlaybook, src, connect), warnings: warnings.sort(byPosition).map(formatProblem) };
+}
+
+function normalise(w: WrittenPlaybook, src: Source, connect: string): Playbook {
+  const file = path.resolve(src.file);
+  const dir = path.dirname(file);
+  const ctx: NormaliseContext = { local: (p) => path.resolve(dir, p) };
+  const timeoutMs = w.timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(w.timeout)!;
+  const targets = w.targets.map(
+    (t, i): TargetSpec => ({
+      vm: t.vm,
+      connect: t.connect ?? connect,
+      ...(t.channel !== undefined && { channel: t.channel }),
+      ...(t.socket !== undefined && { socket: t.socket }),
+      ...(t.ssh !== undefined && { ssh: t.ssh }),
+      exclude: t.exclude ?? [],
+      isGlob: picomatch.scan(t.vm).isGlob,
+      line: src.position(['targets', i]).line,
+    }),
+  );
+  return {
+    file,
+    name: w.name ?? path.basename(file, path.extname(file)),
+    connect,
+    concurrency: w.concurrency ?? DEFAULTS.concurrency,
+    timeoutMs,
+    report: {
+      ...(w.report?.dir !== undefined && { dir: ctx.local(w.report.dir) }),
+      ...(w.report?.keep !== undefined && { keep: w.report.keep }),
+    },
+    targets,
+    steps: w.steps.map((s, i) => normaliseStep(s, { timeoutMs }, src.position(['steps', i]).line, ctx)),
+  };
+}

@@ -1,0 +1,126 @@
+/** A value that must never be printed: reports, logs and messages show it as `***`. */
+export interface Secret {
+  secret: true;
+  value: string;
+}
+
+/** Operators of an `expect` entry. */
+export type ExpectOp = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'matches' | 'contains';
+
+/** One check on a step's result: `path` into the result, an operator and the value to compare with. */
+export type Expectation = {
+  path: string[];
+  op: ExpectOp;
+  value: unknown;
+  /** Human form, e.g. `exitCode == 0`, `offsetAfterMs < 50`, `stdout matches "^ok"`. */
+  text: string;
+};
+
+/** Every step kind a playbook may use. */
+export type StepKind =
+  | 'ping'
+  | 'wait-agent'
+  | 'info'
+  | 'exec'
+  | 'file-read'
+  | 'file-write'
+  | 'time-get'
+  | 'time-sync'
+  | 'network'
+  | 'osinfo'
+  | 'hostname'
+  | 'users'
+  | 'timezone'
+  | 'fsinfo'
+  | 'disks'
+  | 'fsfreeze'
+  | 'fsthaw'
+  | 'fstrim'
+  | 'shutdown'
+  | 'reboot'
+  | 'set-password'
+  | 'agent';
+
+type NoParams = Record<string, never>;
+
+/** The normalised parameters of each step kind: defaults applied, durations in ms, local paths absolute. */
+export interface StepParams {
+  ping: NoParams;
+  'wait-agent': { intervalMs: number };
+  info: NoParams;
+  exec: {
+    path: string;
+    args: string[];
+    env?: Record<string, string | Secret>;
+    stdin?: string | Secret;
+    capture: boolean | 'merged';
+  };
+  'file-read': { path: string; to?: string; maxBytes: number };
+  'file-write': { path: string; from?: string; content?: string; mode: 'overwrite' | 'append' };
+  'time-get': { samples: number };
+  'time-sync': { thresholdMs: number; source: 'host' | 'rtc'; toleranceMs: number; measureOnly: boolean; samples: number };
+  network: NoParams;
+  osinfo: NoParams;
+  hostname: NoParams;
+  users: NoParams;
+  timezone: NoParams;
+  fsinfo: NoParams;
+  disks: NoParams;
+  fsfreeze: { mountpoints?: string[] };
+  fsthaw: NoParams;
+  fstrim: { minimum?: number };
+  shutdown: { mode: 'powerdown' | 'halt' };
+  reboot: NoParams;
+  /** The password is always a Secret after loading, whatever the playbook wrote. */
+  'set-password': { user: string; password: string | Secret; crypted: boolean };
+  agent: { execute: string; arguments?: Record<string, unknown> };
+}
+
+/** One step of a given kind; `StepSpec` is the union of these, discriminated on `kind`. */
+export interface StepSpecOf<K extends StepKind> {
+  /** Name in reports: what the playbook wrote, else the kind (for `agent`: the command name). */
+  name: string;
+  kind: K;
+  params: StepParams[K];
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  continueOnError: boolean;
+  expect: Expectation[];
+  /** 1-based line of the step in the playbook. */
+  line: number;
+}
+
+/** A normalised step; narrow on `kind` to get typed `params`. */
+export type StepSpec = { [K in StepKind]: StepSpecOf<K> }[StepKind];
+
+/** One `targets` entry, normalised. */
+export interface TargetSpec {
+  /** Domain name or glob (or, with `socket`, a label for the VM). */
+  vm: string;
+  /** libvirt URI: the target's own, else the playbook's. */
+  connect: string;
+  channel?: string;
+  /** Direct agent socket: no libvirt lookup. */
+  socket?: string;
+  /** With `socket`: the host the socket is on. */
+  ssh?: string;
+  exclude: string[];
+  /** `vm` is a glob over the connection's running domains. */
+  isGlob: boolean;
+  line: number;
+}
+
+/** A loaded, validated and normalised playbook. */
+export interface Playbook {
+  /** Absolute path of the playbook file. */
+  file: string;
+  name: string;
+  connect: string;
+  concurrency: number;
+  timeoutMs: number;
+  /** `dir` is absolute when given. */
+  report: { dir?: string; keep?: number };
+  targets: TargetSpec[];
+  steps: StepSpec[];
+}
