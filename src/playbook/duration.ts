@@ -35,7 +35,8 @@ function trim(n: number): string {
   return String(Number(n.toFixed(3)));
 }
 
-const SIZE = /^(\d+(?:\.\d+)?)(B|KB|MB|GB|KiB|MiB|GiB)?$/;
+// Kept equal to the `size` pattern of the schema; fractions only with a unit above bytes.
+const SIZE = /^(?:(\d+)(B)?|(\d+(?:\.\d+)?)(KB|MB|GB|KiB|MiB|GiB))$/;
 const SIZE_UNIT: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
 
 /** Parses a size: bytes as a number, or `512KiB`, `10MiB`, `1GB`. Returns whole bytes, or null. */
@@ -43,5 +44,5 @@ export function parseSize(text: string | number): number | null {
   if (typeof text === 'number') return Number.isSafeInteger(text) && text >= 0 ? text : null;
   const m = SIZE.exec(text.trim());
   if (!m) return null;
-  return Math.round(Number(m[1]) * (SIZE_UNIT[m[2] ?? 'B'] ?? 1));
+  return m[1] !== undefined ? Number(m[1]) : Math.round(Number(m[3]) * SIZE_UNIT[m[4]!]!);
 }
