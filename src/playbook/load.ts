@@ -76,7 +76,7 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
   };
   if (doc.errors.length > 0) {
     const message = (e: (typeof doc.errors)[number]) =>
-      e.code === 'DUPLICATE_KEY' ? `duplicate key \`${text.slice(e.pos[0], e.pos[1]).trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}`;
+      e.code === 'DUPLICATE_KEY' ? `duplicate key \`${/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}`;
     throw new PlaybookError(doc.errors.map((e) => ({ ...at(e.pos[0]), message: message(e) })));
   }
   const warnings: Problem[] = doc.warnings.map((w) => ({ ...at(w.pos[0]), message: `YAML: ${w.message}` }));

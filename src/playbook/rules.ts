@@ -137,12 +137,12 @@ export const expectations: Rule = (ctx) => {
     if (!isMap(step.expect)) continue;
     for (const [key, spec] of Object.entries(step.expect)) {
       const path = ['steps', index, 'expect', key];
-      if (key.split('.').includes('')) ctx.error(path, `\`${key}\` is not a dot path into the result (like \`exitCode\` or \`return.version\`)`, 'key');
+      if (key.split('.').includes('')) ctx.error(path, `\`${key}\` in \`${displayPath(path.slice(0, -1))}\` is not a dot path into the result (like \`exitCode\` or \`return.version\`)`, 'key');
       if (!isMap(spec) || typeof spec.matches !== 'string') continue;
       try {
         compileMatcher(spec.matches);
       } catch (err) {
-        ctx.error([...path, 'matches'], `\`matches: ${spec.matches}\` is not a regular expression: ${(err as Error).message}`);
+        ctx.error([...path, 'matches'], `\`${displayPath([...path, 'matches'])}: ${spec.matches}\` is not a regular expression: ${(err as Error).message}`);
       }
     }
   }
