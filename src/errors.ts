@@ -85,8 +85,11 @@ export class UsageError extends QgaPlayError {
 
 /** A step ran and did not do what it should (an expectation, an exit code, a check). */
 export class StepFailedError extends QgaPlayError {
-  constructor(message: string, code = 'STEP_FAILED', options?: { cause?: unknown }) {
+  /** What the step found before it failed, kept in the report. */
+  readonly result?: unknown;
+  constructor(message: string, code = 'STEP_FAILED', options?: { cause?: unknown; result?: unknown }) {
     super(message, code, options);
+    if (options?.result !== undefined) this.result = options.result;
   }
 }
 

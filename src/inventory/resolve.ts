@@ -58,3 +58,40 @@ export async function openTransport(address: AgentAddress, options: LibvirtCallO
   }
   return new SocketTransport({ path, maxReplyBytes: address.maxReplyBytes });
 }
+
+/**
+ * A transport opened on its first request, so that a lookup failure (dumpxml, a missing
+ * channel) is the outcome of the step that needed it, with that step's retries.
+ */
+export class LazyTransport implements Transport {
+  readonly kind: Transport['kind'];
+  readonly describe: string;
+  private opened: Promise<Transport> | undefined;
+
+  constructor(
+    private readonly address: AgentAddress,
+    private readonly options: Omit<LibvirtCallOptions, 'timeoutMs'>,
+  ) {
+    const channel = address.channel ?? STANDARD_CHANNEL;
+    this.kind = address.socket ? (address.ssh ? 'ssh-socket' : 'socket') : channel === STANDARD_CHANNEL ? 'virsh' : sshHostOf(address.uri) ? 'ssh-socket' : 'socket';
+    this.describe = address.socket ?? `${address.domain} on ${address.uri}`;
+  }
+
+  async request(request: Parameters<Transport['request']>[0], options: Parameters<Transport['request']>[1]): ReturnType<Transport['request']> {
+    if (!this.opened) {
+      const opening = openTransport(this.address, { ...this.options, timeoutMs: options.timeoutMs, signal: options.signal });
+      this.opened = opening;
+      // A failed lookup is retried by the next request.
+      opening.catch(() => {
+        if (this.opened === opening) this.opened = undefined;
+      });
+    }
+    return (await this.opened).request(request, options);
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    if (opened) await (await opened.catch(() => undefined))?.close();
+  }
+}

@@ -1,0 +1,181 @@
+import pLimit from 'p-limit';
+import { CanceledError, errorMessage } from '../errors.js';
+import type { Playbook } from '../playbook/types.js';
+import { LazyTransport } from '../inventory/resolve.js';
+import type { Transport } from '../transport/transport.js';
+import { discoverChannels, pickChannel } from '../inventory/channels.js';
+import { reportError, vmStatus } from './outcome.js';
+import { runStep, type VmRunContext } from './step.js';
+import { resolveTargets } from './targets.js';
+import type { PlannedVm, RunListener, RunResult, RunTotals, StepReport, VmReport } from './types.js';
+
+/** Options of {@link runPlaybook}. */
+export interface RunOptions {
+  /** Cancels the run: in-flight steps end as canceled, the rest are not started. */
+  signal?: AbortSignal;
+  /** Overrides the playbook's concurrency. */
+  concurrency?: number;
+  /** Only VMs whose name matches this glob. */
+  limit?: string;
+  /** Receives the run's events (progress, reports). */
+  listener?: RunListener;
+  /** The virsh binary (default: `virsh` on PATH). */
+  virsh?: string;
+  /** Deadline for libvirt lookups (virsh list, dumpxml), ms. */
+  lookupTimeoutMs?: number;
+  /** Builds the transport of a VM (tests inject fakes); default: by the planned route. */
+  transportFor?: (planned: PlannedVm, signal: AbortSignal) => Transport;
+}
+
+const neverAborted = new AbortController().signal;
+
+function skippedOrCanceled(playbook: Playbook, from: number, status: 'skipped' | 'canceled'): StepReport[] {
+  return playbook.steps.slice(from).map((s) => ({ name: s.name, kind: s.kind, status, durationMs: 0, attempts: 0, line: s.line }));
+}
+
+async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, emit: RunListener): Promise<VmReport> {
+  const signal = options.signal ?? neverAborted;
+  const startedAt = new Date();
+  const finish = (steps: StepReport[]): VmReport => {
+    const report: VmReport = {
+      vm: planned.vm,
+      connect: planned.connect,
+      transport: planned.transport,
+      route: planned.route,
+      status: vmStatus(steps),
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      steps,
+    };
+    emit({ type: 'vm-end', report });
+    return report;
+  };
+  if (signal.aborted) return finish(skippedOrCanceled(playbook, 0, 'canceled'));
+  emit({ type: 'vm-start', vm: planned.vm });
+  const transport =
+    options.transportFor?.(planned, signal) ??
+    new LazyTransport(
+      { uri: planned.connect, domain: planned.vm, channel: planned.channel, socket: planned.socket, ssh: planned.ssh },
+      { signal, virsh: options.virsh },
+    );
+  const vm: VmRunContext = {
+    vm: planned.vm,
+    index,
+    transport,
+    domain: planned.socket ? undefined : { uri: planned.connect, name: planned.vm, virsh: options.virsh },
+    facts: {},
+    signal,
+    emit,
+  };
+  const steps: StepReport[] = [];
+  try {
+    for (let i = 0; i < playbook.steps.length; i++) {
+      const spec = playbook.steps[i]!;
+      if (signal.aborted) {
+        steps.push(...skippedOrCanceled(playbook, i, 'canceled'));
+        break;
+      }
+      const report = await runStep(spec, i, vm);
+      steps.push(report);
+      emit({ type: 'step-end', vm: planned.vm, index: i, report });
+      const stop = report.status === 'unreachable' || report.status === 'canceled' || (report.status !== 'ok' && !spec.continueOnError);
+      if (stop) {
+        steps.push(...skippedOrCanceled(playbook, i + 1, signal.aborted ? 'canceled' : 'skipped'));
+        break;
+      }
+    }
+  } finally {
+    await transport.close();
+  }
+  return finish(steps);
+}
+
+export function totalsOf(vms: VmReport[]): RunTotals {
+  const totals: RunTotals = { vms: vms.length, ok: 0, failed: 0, unreachable: 0, canceled: 0 };
+  for (const vm of vms) totals[vm.status]++;
+  return totals;
+}
+
+/**
+ * Runs a playbook: steps in order on each VM, VMs concurrently (at most `concurrency` at once),
+ * one transport per VM for the whole run. Never throws for what happens on a VM: that is in
+ * the VM's report.
+ */
+export async function runPlaybook(playbook: Playbook, options: RunOptions = {}): Promise<RunResult> {
+  const emit: RunListener = options.listener ?? (() => undefined);
+  const started = new Date();
+  const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
+  const warnings: string[] = [];
+  let planned: PlannedVm[] = [];
+  const failedLookups: VmReport[] = [];
+  try {
+    const resolved = await resolveTargets(playbook, lookup);
+    planned = resolved.vms;
+    warnings.push(...resolved.warnings);
+  } catch (err) {
+    if (err instanceof CanceledError) throw err;
+    // A connection that cannot be listed is an unreachable outcome of the run, not a crash.
+    warnings.push(`cannot resolve targets: ${errorMessage(err)}`);
+    const first = playbook.steps[0]!;
+    failedLookups.push({
+      vm: '(targets)',
+      connect: playbook.connect,
+      transport: 'none',
+      route: 'virsh list',
+      status: 'unreachable',
+      startedAt: started.toISOString(),
+      durationMs: Date.now() - started.getTime(),
+      steps: [
+        { name: first.name, kind: first.kind, status: 'unreachable', durationMs: 0, attempts: 1, error: reportError(err), line: first.line },
+        ...skippedOrCanceled(playbook, 1, 'skipped'),
+      ],
+    });
+  }
+  for (const message of warnings) emit({ type: 'warning', message });
+  const concurrency = Math.max(1, options.concurrency ?? playbook.concurrency);
+  emit({
+    type: 'run-start',
+    playbook: playbook.name,
+    vms: planned,
+    steps: playbook.steps.map((s) => ({ name: s.name, kind: s.kind })),
+    concurrency,
+    startedAt: started.toISOString(),
+  });
+  const limit = pLimit(concurrency);
+  const vms = await Promise.all(planned.map((p, i) => limit(() => runVm(playbook, p, i, options, emit))));
+  vms.push(...failedLookups);
+  const result: RunResult = {
+    playbook: playbook.name,
+    file: playbook.file,
+    startedAt: started.toISOString(),
+    durationMs: Date.now() - started.getTime(),
+    totals: totalsOf(vms),
+    vms,
+    warnings,
+    canceled: options.signal?.aborted ?? false,
+  };
+  emit({ type: 'run-end', result });
+  return result;
+}
+
+/** The plan of a dry run: targets resolved, sockets of non-standard channels looked up. */
+export async function planRun(playbook: Playbook, options: RunOptions = {}): Promise<{ vms: (PlannedVm & { problem?: string })[]; warnings: string[] }> {
+  const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
+  const { vms, warnings } = await resolveTargets(playbook, lookup);
+  const limit = pLimit(Math.max(1, options.concurrency ?? playbook.concurrency));
+  const checked = await Promise.all(
+    vms.map((vm) =>
+      limit(async () => {
+        if (vm.socket || vm.transport === 'virsh') return vm;
+        try {
+          const channel = pickChannel(await discoverChannels(vm.connect, vm.vm, lookup), vm.channel!, `${vm.vm} on ${vm.connect}`);
+          return { ...vm, route: `socket ${channel.path ?? '?'} (channel ${channel.name}${channel.state ? `, ${channel.state}` : ''})` };
+        } catch (err) {
+          if (err instanceof CanceledError) throw err;
+          return { ...vm, problem: errorMessage(err) };
+        }
+      }),
+    ),
+  );
+  return { vms: checked, warnings };
+}

@@ -1,0 +1,66 @@
+import picomatch from 'picomatch';
+import type { Playbook, TargetSpec } from '../playbook/types.js';
+import { describeRoute } from '../inventory/resolve.js';
+import { listRunningDomains } from '../inventory/libvirt.js';
+import { STANDARD_CHANNEL, type LibvirtCallOptions } from '../inventory/channels.js';
+import type { PlannedVm } from './types.js';
+
+/** Options of {@link resolveTargets}. */
+export interface ResolveOptions extends LibvirtCallOptions {
+  /** Only VMs whose name matches this glob. */
+  limit?: string;
+}
+
+function plan(spec: TargetSpec, vm: string): PlannedVm {
+  const planned: PlannedVm = {
+    vm,
+    connect: spec.connect,
+    route: '',
+    transport: spec.socket ? (spec.ssh ? 'ssh-socket' : 'socket') : (spec.channel ?? STANDARD_CHANNEL) === STANDARD_CHANNEL ? 'virsh' : 'socket',
+    line: spec.line,
+  };
+  if (spec.channel) planned.channel = spec.channel;
+  if (spec.socket) planned.socket = spec.socket;
+  if (spec.ssh) planned.ssh = spec.ssh;
+  planned.route = describeRoute({ uri: spec.connect, domain: vm, channel: spec.channel, socket: spec.socket, ssh: spec.ssh });
+  return planned;
+}
+
+/**
+ * Turns the playbook's targets into VMs: globs are matched against `virsh list --name` (running
+ * domains) once per connection; a plain name is taken as it is (if it does not exist, its steps
+ * are unreachable). A VM named twice is run once.
+ */
+export async function resolveTargets(playbook: Playbook, options: ResolveOptions): Promise<{ vms: PlannedVm[]; warnings: string[] }> {
+  const warnings: string[] = [];
+  const running = new Map<string, Promise<string[]>>();
+  const listed = (uri: string): Promise<string[]> => {
+    let p = running.get(uri);
+    if (!p) running.set(uri, (p = listRunningDomains(uri, options)));
+    return p;
+  };
+  const limit = options.limit ? picomatch(options.limit) : undefined;
+  const seen = new Set<string>();
+  const vms: PlannedVm[] = [];
+  for (const spec of playbook.targets) {
+    let names: string[];
+    if (spec.isGlob && !spec.socket) {
+      const isMatch = picomatch(spec.vm);
+      names = (await listed(spec.connect)).filter((n) => isMatch(n));
+      if (names.length === 0) warnings.push(`${playbook.file}:${spec.line}: vm "${spec.vm}" matches no running domain on ${spec.connect}`);
+    } else {
+      names = [spec.vm];
+    }
+    const excluded = spec.exclude.length > 0 ? picomatch(spec.exclude) : undefined;
+    for (const name of names) {
+      if (excluded?.(name)) continue;
+      if (limit && !limit(name)) continue;
+      const key = `${spec.socket ? `socket:${spec.ssh ?? ''}:${spec.socket}` : spec.connect}\0${name}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      vms.push(plan(spec, name));
+    }
+  }
+  if (limit && vms.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);
+  return { vms, warnings };
+}

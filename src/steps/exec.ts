@@ -1,0 +1,84 @@
+import { TimeoutError, UnreachableError } from '../errors.js';
+import type { GuestExecStatus } from '../qga/commands.js';
+import { formatMs } from '../transport/socket.js';
+import { defineStep, reveal } from './context.js';
+
+/** Decoded result of a guest-exec. */
+export interface ExecResult {
+  pid: number;
+  exitCode?: number;
+  signal?: number;
+  stdout?: string;
+  stderr?: string;
+  /** Output that is not UTF-8 is kept as base64 here instead. */
+  stdoutBase64?: string;
+  stderrBase64?: string;
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+  /** Either stream hit the agent's 16 MiB capture cap. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeStream(b64: string | undefined, name: 'stdout' | 'stderr', into: Partial<ExecResult>): void {
+  const bytes = Buffer.from(b64 ?? '', 'base64');
+  try {
+    into[name] = utf8.decode(bytes);
+  } catch {
+    into[`${name}Base64`] = b64;
+  }
+}
+
+export function decodeExecStatus(pid: number, status: GuestExecStatus, durationMs: number): ExecResult {
+  const truncated = Boolean(status['out-truncated'] || status['err-truncated']);
+  const result: ExecResult = { pid, durationMs, truncated };
+  if (status.exitcode !== undefined) result.exitCode = status.exitcode;
+  if (status.signal !== undefined) result.signal = status.signal;
+  decodeStream(status['out-data'], 'stdout', result);
+  decodeStream(status['err-data'], 'stderr', result);
+  if (status['out-truncated']) result.stdoutTruncated = true;
+  if (status['err-truncated']) result.stderrTruncated = true;
+  return result;
+}
+
+/**
+ * Runs a program in the guest and polls guest-exec-status with backoff until it exits. The
+ * protocol cannot kill a process: at the deadline the step times out and reports the pid.
+ */
+export const exec = defineStep({
+  kind: 'exec',
+  commands: () => ['guest-exec', 'guest-exec-status'],
+  defaultExpect: [{ path: ['exitCode'], op: 'eq', value: 0, text: 'exitCode == 0' }],
+  async run(params, ctx) {
+    const started = Date.now();
+    const args: Parameters<typeof ctx.call<'guest-exec'>>[1] = { path: params.path, 'capture-output': params.capture };
+    if (params.args.length > 0) args.arg = params.args;
+    if (params.env) args.env = Object.entries(params.env).map(([k, v]) => `${k}=${reveal(v)}`);
+    if (params.stdin !== undefined) args['input-data'] = Buffer.from(reveal(params.stdin)).toString('base64');
+    const { pid } = await ctx.call('guest-exec', args);
+    let delay = 10;
+    for (;;) {
+      let status: GuestExecStatus;
+      try {
+        status = await ctx.call('guest-exec-status', { pid });
+      } catch (err) {
+        if (err instanceof TimeoutError) throw stillRunning(params.path, pid, started, err);
+        if (err instanceof UnreachableError) Object.assign(err, { result: { pid } });
+        throw err;
+      }
+      if (status.exited) return decodeExecStatus(pid, status, Date.now() - started);
+      if (ctx.remaining() <= 0) throw stillRunning(params.path, pid, started);
+      await ctx.sleep(delay);
+      if (ctx.signal.aborted) throw stillRunning(params.path, pid, started);
+      delay = Math.min(delay * 1.6, 500);
+    }
+  },
+});
+
+function stillRunning(path: string, pid: number, started: number, cause?: unknown): TimeoutError {
+  const ms = Date.now() - started;
+  const err = new TimeoutError(`${path} (pid ${pid}) still running after ${formatMs(ms)}; the agent cannot stop it`, ms, { cause });
+  return Object.assign(err, { result: { pid } });
+}

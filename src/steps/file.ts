@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { StepFailedError } from '../errors.js';
+import { call } from '../transport/transport.js';
+import { defineStep, type StepContext } from './context.js';
+
+const MiB = 1024 * 1024;
+// libvirt refuses replies over 10 MiB and strings over 4 MiB, and a small guest's agent can be
+// OOM-killed by multi-MiB reads: 1 MiB per call is safe everywhere.
+const READ_CHUNK = MiB;
+// Through virsh the request is one argv string, and Linux caps each at 128 KiB.
+const WRITE_CHUNK_VIRSH = 64 * 1024;
+const WRITE_CHUNK_SOCKET = MiB;
+// Closing a handle must happen even after the step's deadline: give it its own small budget.
+const CLOSE_TIMEOUT_MS = 5000;
+
+async function withHandle<T>(ctx: StepContext, path: string, mode: string, use: (handle: number) => Promise<T>): Promise<T> {
+  const handle = await ctx.call('guest-file-open', { path, mode });
+  try {
+    return await use(handle);
+  } finally {
+    // A handle lives until closed or the agent restarts: always close, also on errors.
+    await call(ctx.transport, 'guest-file-close', { handle }, { timeoutMs: CLOSE_TIMEOUT_MS }).catch(() => undefined);
+  }
+}
+
+/** Reads a guest file in chunks, into a local file or into the report. */
+export const fileRead = defineStep({
+  kind: 'file-read',
+  commands: () => ['guest-file-open', 'guest-file-read', 'guest-file-close'],
+  async run(params, ctx) {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    await withHandle(ctx, params.path, 'r', async (handle) => {
+      for (;;) {
+        const r = await ctx.call('guest-file-read', { handle, count: READ_CHUNK });
+        const data = Buffer.from(r['buf-b64'], 'base64');
+        bytes += data.length;
+        if (bytes > params.maxBytes) {
+          throw new StepFailedError(`${params.path} is larger than max-size (${params.maxBytes} bytes)`, 'FILE_TOO_LARGE', { result: { path: params.path, bytes } });
+        }
+        chunks.push(data);
+        if (r.eof || data.length === 0) break;
+      }
+    });
+    const content = Buffer.concat(chunks, bytes);
+    if (params.to) {
+      await writeAtomically(params.to, content);
+      return { path: params.path, bytes, to: params.to };
+    }
+    const text = content.toString('utf8');
+    return Buffer.from(text, 'utf8').equals(content) ? { path: params.path, bytes, content: text } : { path: params.path, bytes, contentBase64: content.toString('base64') };
+  },
+});
+
+/** Writes a local file or inline content to a guest path, continuing short writes. */
+export const fileWrite = defineStep({
+  kind: 'file-write',
+  commands: () => ['guest-file-open', 'guest-file-write', 'guest-file-close'],
+  async run(params, ctx) {
+    const data = params.from !== undefined ? await readFile(params.from) : Buffer.from(params.content ?? '', 'utf8');
+    const chunkSize = ctx.transport.kind === 'virsh' ? WRITE_CHUNK_VIRSH : WRITE_CHUNK_SOCKET;
+    let written = 0;
+    let calls = 0;
+    await withHandle(ctx, params.path, params.mode === 'append' ? 'a' : 'w', async (handle) => {
+      while (written < data.length) {
+        const chunk = data.subarray(written, Math.min(written + chunkSize, data.length));
+        const r = await ctx.call('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') });
+        calls++;
+        if (r.count <= 0) throw new StepFailedError(`writing ${params.path} made no progress after ${written} bytes`, 'SHORT_WRITE', { result: { path: params.path, bytes: written } });
+        written += Math.min(r.count, chunk.length);
+      }
+      if (data.length > 0) await ctx.call('guest-file-flush', { handle });
+    });
+    return { path: params.path, bytes: written, calls };
+  },
+});
+
+/** Writes a local file through a temporary name, so a reader never sees half of it. */
+export async function writeAtomically(file: string, data: Buffer | string): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
