@@ -1,116 +1,65 @@
 import yargs, { type Argv } from 'yargs';
-import { CanceledError, errorMessage, QgaPlayError, UsageError } from './errors.js';
+import { errorMessage, QgaPlayError } from './errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { parseUserRequest } from './qga/protocol.js';
-import { openTransport } from './inventory/resolve.js';
-import { SocketTransport } from './transport/socket.js';
-import type { Transport } from './transport/transport.js';
+import { defaultIo, EXIT_HELP, interruptSignal, type Io } from './commands/common.js';
+import { agentCommand, type AgentArgs } from './commands/agent.js';
+import { runCommand, type RunArgs } from './commands/run.js';
+import { checkCommand, type CheckArgs } from './commands/check.js';
+import { listCommand, type ListArgs } from './commands/list.js';
 
-const EXIT_HELP = `Exit codes:
-  0    success
-  1    the agent answered with an error, or a step failed
-  2    bad usage or a bad playbook (nothing was run)
-  3    a target was unreachable or timed out
-  75   another run holds the report directory's lock
-  130  interrupted (SIGINT/SIGTERM)`;
-
-/** Where the CLI writes; tests may replace it. */
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
-
-const defaultIo: Io = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
-};
-
-export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LIBVIRT_DEFAULT_URI || 'qemu:///system';
-}
-
-function parseSeconds(value: unknown, option: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Expected --${option} to be a positive number of seconds, got ${JSON.stringify(value)}`);
-  return n * 1000;
-}
-
-/** One AbortSignal for the whole process: SIGINT and SIGTERM abort it. */
-function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = (name: string) => () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    controller.abort(new CanceledError(`interrupted by ${name}`));
-  };
-  const int = onSignal('SIGINT');
-  const term = onSignal('SIGTERM');
-  process.on('SIGINT', int);
-  process.on('SIGTERM', term);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', int);
-      process.off('SIGTERM', term);
-    },
-  };
-}
-
-interface AgentArgs {
-  connect?: string;
-  channel?: string;
-  socket?: string;
-  timeout: number;
-  'max-reply'?: number;
-  args: string[];
-}
-
-async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal): Promise<number> {
-  const timeoutMs = parseSeconds(argv.timeout, 'timeout');
-  const positional = argv.args.map(String);
-  if (argv.socket && argv.channel) throw new UsageError('--socket and --channel exclude each other: --socket names the socket directly');
-  const expected = argv.socket ? 1 : 2;
-  if (positional.length !== expected) {
-    throw new UsageError(
-      argv.socket
-        ? `with --socket, give exactly one argument, the JSON request (got ${positional.length})`
-        : `give a DOMAIN and a JSON request (got ${positional.length} arguments); see qga-play agent --help`,
-    );
-  }
-  const jsonText = positional[expected - 1]!;
-  const request = parseUserRequest(jsonText);
-  if (typeof request === 'string') throw new UsageError(`the request argument ${JSON.stringify(jsonText)} is ${request}`);
-  let transport: Transport;
-  let where: string;
-  if (argv.socket) {
-    where = argv.socket;
-    transport = new SocketTransport({ path: argv.socket, maxReplyBytes: argv['max-reply'] });
-  } else {
-    const domain = positional[0]!;
-    const uri = argv.connect ?? defaultUri();
-    where = `${domain} on ${uri}`;
-    transport = await openTransport({ uri, domain, channel: argv.channel, maxReplyBytes: argv['max-reply'] }, { timeoutMs, signal });
-  }
-  try {
-    const raw = await transport.request(request, { timeoutMs, signal });
-    if (raw === null) {
-      io.stderr(`qga-play: ${request.execute} sent no reply (expected: the guest is going away)\n`);
-      return EXIT.ok;
-    }
-    io.stdout(raw.text + '\n');
-    if ('error' in raw.reply) {
-      io.stderr(`qga-play: ${where}: agent error ${raw.reply.error.class}: ${raw.reply.error.desc}\n`);
-      return EXIT.failed;
-    }
-    return EXIT.ok;
-  } finally {
-    await transport.close();
-  }
-}
+export { defaultUri } from './commands/common.js';
+export type { Io } from './commands/common.js';
 
 function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p: Promise<number>) => void): Argv {
   return yargs(args)
     .scriptName('qga-play')
-    .usage('$0 <command> [options]\n\nDrive the QEMU Guest Agent across libvirt VMs.')
+    .usage('$0 <command> [options]\n\nDrive the QEMU Guest Agent across libvirt VMs: YAML playbooks of agent steps, run on many guests at once.')
+    .command(
+      'run <playbook>',
+      'Run a playbook on its VMs; write reports',
+      (y) =>
+        y
+          .positional('playbook', { type: 'string', demandOption: true, describe: 'the playbook file (YAML)' })
+          .option('limit', { type: 'string', describe: 'only VMs whose name matches this glob' })
+          .option('concurrency', { type: 'number', describe: "VMs at once (default: the playbook's, else 8)" })
+          .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
+          .option('dry-run', { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' })
+          .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook name>)" })
+          .option('keep', { type: 'number', describe: "keep the last N runs' reports under DIR/history/" })
+          .option('format', { choices: ['human', 'json'] as const, default: 'human' as const, describe: 'json: the summary and every VM report on stdout, progress on stderr' })
+          .option('metrics', { type: 'string', describe: 'write Prometheus metrics here (for node_exporter textfile collector)' })
+          .option('lock-wait', { type: 'string', default: '0s', describe: 'how long to wait for another run on the same report directory' })
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only problems and the final line' })
+          .option('color', { type: 'boolean', default: true, describe: 'color on a terminal (--no-color, or NO_COLOR, turns it off)' })
+          .option('verbose', { alias: 'v', type: 'boolean', describe: 'more detail per step' })
+          .example('$0 run playbooks/fleet-timesync.yaml', 'sync every running guest\'s clock on the default connection')
+          .example('$0 run reachability.yaml --format json > out.json', 'CI: machine-readable summary; exit 3 if a guest does not answer')
+          .example("$0 run inventory.yaml --limit 'web-*' --concurrency 32", 'only the web guests, 32 at a time')
+          .example('$0 run fleet-timesync.yaml --dry-run', 'show which VMs and transports would be used')
+          .epilog(EXIT_HELP),
+      (argv) => setResult(runCommand(argv as unknown as RunArgs, io, signal)),
+    )
+    .command(
+      'check <playbook>',
+      'Validate a playbook and print its plan (exit 0 valid, 2 not)',
+      (y) =>
+        y
+          .positional('playbook', { type: 'string', demandOption: true })
+          .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
+          .example('$0 check playbooks/inventory.yaml', 'every problem at once, with file:line:column'),
+      (argv) => setResult(checkCommand(argv as unknown as CheckArgs, io)),
+    )
+    .command(
+      'list',
+      'List domains, their agent channels, the transport qga-play would use, and whether each agent answers',
+      (y) =>
+        y
+          .option('connect', { alias: 'c', type: 'string', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' })
+          .option('format', { choices: ['human', 'json'] as const, default: 'human' as const })
+          .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for each agent' })
+          .example('$0 list -c qemu+ssh://root@hv2/system', 'the guests of another hypervisor'),
+      (argv) => setResult(listCommand(argv as unknown as ListArgs, io, signal)),
+    )
     .command(
       'agent [args..]',
       'Send one QGA command to one agent and print its reply',
@@ -123,7 +72,7 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .positional('args', { describe: 'DOMAIN and JSON, or JSON alone with --socket', type: 'string', array: true, default: [] })
           .option('connect', { alias: 'c', type: 'string', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' })
           .option('channel', { type: 'string', describe: 'agent channel of the domain; a non-standard one is reached through its socket (from dumpxml)' })
-          .option('socket', { type: 'string', describe: "talk to the agent socket at PATH directly (no libvirt)" })
+          .option('socket', { type: 'string', describe: 'talk to the agent socket at PATH directly (no libvirt)' })
           .option('timeout', { type: 'number', default: 10, describe: 'seconds to wait for the reply' })
           .option('max-reply', { type: 'number', describe: 'largest reply accepted on a socket, in bytes (default 16 MiB)' })
           .example("$0 agent web-1 '{\"execute\":\"guest-ping\"}'", 'ping the agent of domain web-1 through virsh')
@@ -133,7 +82,7 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .epilog(EXIT_HELP),
       (argv) => setResult(agentCommand(argv as unknown as AgentArgs, io, signal)),
     )
-    .demandCommand(1, 'Give a command: agent')
+    .demandCommand(1, 'Give a command: run, check, list or agent')
     .strict()
     .help()
     .alias('h', 'help')

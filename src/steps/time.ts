@@ -72,7 +72,8 @@ export const timeSync = defineStep({
       thresholdMs: params.thresholdMs,
       toleranceMs: params.toleranceMs,
     };
-    if (Math.abs(before.offsetMs) <= params.thresholdMs) return result;
+    // A zero threshold always sets: an offset can round to exactly 0.
+    if (params.thresholdMs > 0 && Math.abs(before.offsetMs) <= params.thresholdMs) return result;
     if (params.measureOnly) {
       result.note = 'measure-only: offset above threshold, clock left unchanged';
       return result;

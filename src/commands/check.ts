@@ -1,0 +1,53 @@
+import { loadPlaybook } from '../playbook/load.js';
+import type { Playbook } from '../playbook/types.js';
+import { formatDuration } from '../playbook/duration.js';
+import type { PlannedVm } from '../runner/types.js';
+import { describeRoute } from '../inventory/resolve.js';
+import { redact } from '../report/index.js';
+import { EXIT } from '../exit-codes.js';
+import { applyOverrides, secretsOf } from './run.js';
+import type { Io } from './common.js';
+
+export interface CheckArgs {
+  playbook: string;
+  connect?: string;
+}
+
+/** The plan as a person reads it: targets (or resolved VMs) and steps. */
+export function formatPlan(playbook: Playbook, vms: (PlannedVm & { problem?: string })[] | null, warnings: string[], options: { dryRun?: boolean } = {}): string {
+  const lines: string[] = [];
+  lines.push(`Playbook: ${playbook.name} (${playbook.file})`);
+  lines.push(`Concurrency ${playbook.concurrency}, default step timeout ${formatDuration(playbook.timeoutMs)}`);
+  if (vms) {
+    lines.push(`VMs (${vms.length}):`);
+    for (const vm of vms) lines.push(`  ${vm.vm}  ${vm.connect}  ${vm.route}${vm.problem ? `  PROBLEM: ${vm.problem}` : ''}`);
+  } else {
+    lines.push(`Targets (${playbook.targets.length}):`);
+    for (const t of playbook.targets) {
+      const route = describeRoute({ uri: t.connect, domain: t.vm, channel: t.channel, socket: t.socket, ssh: t.ssh });
+      const exclude = t.exclude.length > 0 ? ` excluding ${t.exclude.join(', ')}` : '';
+      lines.push(`  ${t.isGlob ? 'glob' : 'vm'} ${t.vm}${exclude}  ${t.connect}  ${route}`);
+    }
+  }
+  lines.push(`Steps (${playbook.steps.length}):`);
+  playbook.steps.forEach((s, i) => {
+    const extra = [
+      `timeout ${formatDuration(s.timeoutMs)}`,
+      s.retries > 0 ? `retries ${s.retries} every ${formatDuration(s.retryDelayMs)}` : '',
+      s.continueOnError ? 'continue-on-error' : '',
+      s.expect.length > 0 ? `expect ${s.expect.map((e) => e.text).join(', ')}` : '',
+    ].filter(Boolean);
+    lines.push(`  ${i + 1}. ${s.name}${s.name === s.kind ? '' : ` (${s.kind})`}  ${extra.join('; ')}`);
+  });
+  for (const w of warnings) lines.push(`warning: ${w}`);
+  if (options.dryRun) lines.push('Dry run: no agent command was sent.');
+  return lines.join('\n') + '\n';
+}
+
+export async function checkCommand(argv: CheckArgs, io: Io): Promise<number> {
+  const loaded = await loadPlaybook(argv.playbook, { env: io.env });
+  const playbook = applyOverrides(loaded.playbook, { connect: argv.connect });
+  io.stdout(redact(formatPlan(playbook, null, loaded.warnings), secretsOf(playbook)));
+  io.stdout('Playbook is valid.\n');
+  return EXIT.ok;
+}

@@ -1,0 +1,68 @@
+import { CanceledError, UsageError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
+import { parseDuration } from '../playbook/duration.js';
+
+/** Where a command writes; tests may replace it. */
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  stderrStream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+}
+
+export const defaultIo: Io = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  stderrStream: process.stderr,
+  env: process.env,
+};
+
+export const EXIT_HELP = `Exit codes:
+  0    success
+  1    a step failed, or the agent answered with an error
+  2    bad usage or a bad playbook (nothing was run)
+  3    nothing failed, but a target was unreachable or timed out
+  75   another run holds the report directory's lock
+  130  interrupted (SIGINT/SIGTERM)`;
+
+export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LIBVIRT_DEFAULT_URI || 'qemu:///system';
+}
+
+export function parseSeconds(value: unknown, option: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Expected --${option} to be a positive number of seconds, got ${JSON.stringify(value)}`);
+  return n * 1000;
+}
+
+export function parseDurationOption(value: unknown, option: string): number {
+  const ms = parseDuration(value as string | number);
+  if (ms === null || ms < 0) throw new UsageError(`Expected --${option} to be a duration such as 500ms, 30s, 2m, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+export function parsePositiveInt(value: unknown, option: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`Expected --${option} to be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** One AbortSignal for the whole process: SIGINT and SIGTERM abort it; a second one exits. */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (name: string) => () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    controller.abort(new CanceledError(`interrupted by ${name}`));
+  };
+  const int = onSignal('SIGINT');
+  const term = onSignal('SIGTERM');
+  process.on('SIGINT', int);
+  process.on('SIGTERM', term);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', int);
+      process.off('SIGTERM', term);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import pLimit from 'p-limit';
+import { errorMessage } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
+import { discoverChannels, STANDARD_CHANNEL, type AgentChannel } from '../inventory/channels.js';
+import { listAllDomains } from '../inventory/libvirt.js';
+import { openTransport } from '../inventory/resolve.js';
+import { call } from '../transport/transport.js';
+import { defaultUri, parseSeconds, type Io } from './common.js';
+
+export interface ListArgs {
+  connect?: string;
+  format: 'human' | 'json';
+  timeout: number;
+}
+
+/** One agent channel of a listed domain, and whether its agent answered. */
+interface ListedChannel extends AgentChannel {
+  transport: 'virsh' | 'socket';
+  answers?: boolean;
+  error?: string;
+  rttMs?: number;
+}
+
+interface ListedDomain {
+  name: string;
+  state: string;
+  channels: ListedChannel[];
+  error?: string;
+}
+
+async function probe(uri: string, domain: string, channel: AgentChannel, timeoutMs: number, signal: AbortSignal): Promise<ListedChannel> {
+  const listed: ListedChannel = { ...channel, transport: channel.name === STANDARD_CHANNEL ? 'virsh' : 'socket' };
+  const transport = await openTransport({ uri, domain, channel: channel.name }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
+  if (transport instanceof Error) return { ...listed, answers: false, error: transport.message };
+  try {
+    const started = performance.now();
+    await call(transport, 'guest-ping', undefined, { timeoutMs, signal });
+    return { ...listed, answers: true, rttMs: Math.round((performance.now() - started) * 10) / 10 };
+  } catch (err) {
+    return { ...listed, answers: false, error: errorMessage(err) };
+  } finally {
+    await transport.close();
+  }
+}
+
+export async function listCommand(argv: ListArgs, io: Io, signal: AbortSignal): Promise<number> {
+  const uri = argv.connect ?? defaultUri(io.env);
+  const timeoutMs = parseSeconds(argv.timeout, 'timeout');
+  const domains = await listAllDomains(uri, { timeoutMs: 30_000, signal });
+  const limit = pLimit(8);
+  const listed: ListedDomain[] = await Promise.all(
+    domains.map((d) =>
+      limit(async (): Promise<ListedDomain> => {
+        let channels: AgentChannel[];
+        try {
+          channels = await discoverChannels(uri, d.name, { timeoutMs: 30_000, signal });
+        } catch (err) {
+          return { name: d.name, state: d.state, channels: [], error: errorMessage(err) };
+        }
+        if (d.state !== 'running') return { name: d.name, state: d.state, channels: channels.map((c) => ({ ...c, transport: c.name === STANDARD_CHANNEL ? 'virsh' : 'socket' })) };
+        return { name: d.name, state: d.state, channels: await Promise.all(channels.map((c) => probe(uri, d.name, c, timeoutMs, signal))) };
+      }),
+    ),
+  );
+  if (argv.format === 'json') {
+    io.stdout(JSON.stringify({ connect: uri, domains: listed }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const rows: string[][] = [['DOMAIN', 'STATE', 'CHANNEL', 'TRANSPORT', 'AGENT']];
+  for (const d of listed) {
+    if (d.channels.length === 0) rows.push([d.name, d.state, '-', '-', d.error ?? 'no agent channel']);
+    d.channels.forEach((c, i) => {
+      const agent = c.answers === undefined ? '-' : c.answers ? `answers (${c.rttMs} ms)` : `no answer: ${c.error ?? ''}`;
+      rows.push([i === 0 ? d.name : '', i === 0 ? d.state : '', c.name, c.transport === 'virsh' ? 'virsh' : `socket ${c.path ?? '?'}`, agent]);
+    });
+  }
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  io.stdout(rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n') + '\n');
+  if (listed.length === 0) io.stderr(`qga-play: no domains on ${uri}\n`);
+  return EXIT.ok;
+}

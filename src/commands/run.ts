@@ -1,0 +1,99 @@
+import path from 'node:path';
+import { loadPlaybook } from '../playbook/load.js';
+import type { Playbook } from '../playbook/types.js';
+import { isSecret } from '../playbook/secret.js';
+import { planRun, runPlaybook } from '../runner/run.js';
+import type { RunResult } from '../runner/types.js';
+import { EXIT } from '../exit-codes.js';
+import { acquireLock, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
+import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
+import { formatPlan } from './check.js';
+
+export interface RunArgs {
+  playbook: string;
+  limit?: string;
+  concurrency?: number;
+  connect?: string;
+  'dry-run'?: boolean;
+  'report-dir'?: string;
+  keep?: number;
+  format: 'human' | 'json';
+  metrics?: string;
+  'lock-wait': string;
+  quiet?: boolean;
+  color?: boolean;
+  verbose?: boolean;
+}
+
+/** Applies command-line overrides to a loaded playbook. */
+export function applyOverrides(playbook: Playbook, argv: Pick<RunArgs, 'connect' | 'concurrency'>): Playbook {
+  const connect = argv.connect;
+  return {
+    ...playbook,
+    connect: connect ?? playbook.connect,
+    concurrency: argv.concurrency ?? playbook.concurrency,
+    // -c replaces the default connection, not one a target names itself.
+    targets: connect ? playbook.targets.map((t) => (t.connect === playbook.connect ? { ...t, connect } : t)) : playbook.targets,
+  };
+}
+
+/** Every secret value of a playbook, so no output ever shows them. */
+export function secretsOf(playbook: Playbook): string[] {
+  const found = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (isSecret(value)) {
+      if (value.value) found.add(value.value);
+    } else if (value && typeof value === 'object') {
+      for (const v of Object.values(value)) walk(v);
+    }
+  };
+  for (const step of playbook.steps) walk(step.params);
+  return [...found];
+}
+
+export function exitCodeOf(result: RunResult): number {
+  if (result.canceled) return EXIT.interrupted;
+  if (result.totals.failed > 0) return EXIT.failed;
+  if (result.totals.unreachable > 0) return EXIT.unreachable;
+  return EXIT.ok;
+}
+
+export function reportDirOf(playbook: Playbook, argv: Pick<RunArgs, 'report-dir'>, cwd = process.cwd()): string {
+  if (argv['report-dir']) return path.resolve(cwd, argv['report-dir']);
+  if (playbook.report.dir) return playbook.report.dir;
+  return path.resolve(cwd, 'qga-reports', path.basename(playbook.file).replace(/\.ya?ml$/i, ''));
+}
+
+export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Promise<number> {
+  const concurrency = argv.concurrency === undefined ? undefined : parsePositiveInt(argv.concurrency, 'concurrency');
+  const keep = argv.keep === undefined ? undefined : parsePositiveInt(argv.keep, 'keep');
+  const lockWaitMs = parseDurationOption(argv['lock-wait'], 'lock-wait');
+  const loaded = await loadPlaybook(argv.playbook, { env: io.env });
+  for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${warning}\n`);
+  const playbook = applyOverrides(loaded.playbook, { connect: argv.connect, concurrency });
+  const secrets = secretsOf(playbook);
+
+  if (argv['dry-run']) {
+    const plan = await planRun(playbook, { signal, limit: argv.limit });
+    io.stdout(redact(formatPlan(playbook, plan.vms, plan.warnings, { dryRun: true }), secrets));
+    return plan.vms.some((v) => v.problem) ? EXIT.unreachable : EXIT.ok;
+  }
+
+  const dir = reportDirOf(playbook, argv);
+  const lock = await acquireLock(dir, { waitMs: lockWaitMs, signal });
+  try {
+    const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
+    const tty = Boolean(humanStream.isTTY);
+    const color = tty && argv.color !== false && !io.env.NO_COLOR;
+    const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
+    const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener });
+    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
+    if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
+    human.finish(result);
+    if (argv.format === 'json') io.stdout(renderJsonSummary(result, { secrets }) + '\n');
+    else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);
+    return exitCodeOf(result);
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startHostAgents, type HostAgents } from '../helpers/host-agents.js';
+import { runCli } from '../helpers/cli.js';
+import type { JsonSummary } from '../../src/report/index.js';
+
+// Real playbooks through the real CLI against real qemu-ga host agents (host-changing
+// commands blocked). guest-exec runs on this host: echo only; files stay in a temp dir.
+let agents: HostAgents;
+let dir: string;
+const N = 40;
+
+beforeAll(async () => {
+  agents = await startHostAgents(N);
+  dir = mkdtempSync(path.join(os.tmpdir(), 'qga-run-'));
+}, 120_000);
+
+afterAll(async () => {
+  await agents?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writePlaybook(name: string, body: string): string {
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(file, body);
+  return file;
+}
+
+const socketTargets = (sockets: string[]) => sockets.map((s, i) => `  - vm: agent-${i}\n    socket: ${s}\n`).join('');
+
+describe('qga-play run against host agents', () => {
+  test('a fleet of agents plus one that is down: reports, JSON, exit 3', async () => {
+    const file = writePlaybook(
+      'fleet',
+      `name: fleet\nconcurrency: 16\ntimeout: 10s\ntargets:\n${socketTargets(agents.sockets)}  - vm: dead\n    socket: ${dir}/nothing-here.sock\nsteps:\n  - ping\n  - info\n  - exec: { path: /bin/echo, args: [hello, fleet] }\n    expect: { exit-code: 0, stdout: "hello fleet\\n" }\n  - time-get\n`,
+    );
+    const reports = path.join(dir, 'fleet-reports');
+    const r = await runCli(['run', file, '--report-dir', reports, '--format', 'json']);
+    expect(r.exitCode).toBe(3);
+    const summary = JSON.parse(r.stdout) as JsonSummary;
+    expect(summary.totals).toEqual({ vms: N + 1, ok: N, failed: 0, unreachable: 1, canceled: 0 });
+    const dead = summary.vms.find((v) => v.vm === 'dead')!;
+    expect(dead.steps.map((s) => s.status)).toEqual(['unreachable', 'skipped', 'skipped', 'skipped']);
+    expect(dead.steps[0]!.error).toMatchObject({ code: 'SOCKET_MISSING', message: expect.stringContaining('nothing-here.sock') });
+    const one = summary.vms.find((v) => v.vm === 'agent-0')!;
+    expect(one.transport).toBe('socket');
+    expect(one.steps[2]!.result).toMatchObject({ exitCode: 0, stdout: 'hello fleet\n' });
+    const offset = (one.steps[3]!.result as { offsetMs: number; errorBoundMs: number });
+    // A host agent reads this host's clock: the offset is within the error bound of zero.
+    expect(Math.abs(offset.offsetMs)).toBeLessThanOrEqual(offset.errorBoundMs + 1);
+    for (const f of ['summary.json', 'junit.xml', 'agent-0.json', 'dead.json']) expect(existsSync(path.join(reports, f))).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(reports, 'agent-7.json'), 'utf8'))).toMatchObject({ vm: 'agent-7', status: 'ok' });
+  }, 60_000);
+
+  test('file round trip: 3 MiB written from a local file and read back, in chunks', async () => {
+    const local = path.join(dir, 'payload.bin');
+    const data = randomBytes(3 * 1024 * 1024 + 123);
+    writeFileSync(local, data);
+    const file = writePlaybook(
+      'files',
+      `name: files\ntargets:\n  - vm: a\n    socket: ${agents.sockets[0]}\nsteps:\n  - file-write: { path: ${dir}/guest-copy.bin, from: ${local} }\n  - file-read: { path: ${dir}/guest-copy.bin, to: ${dir}/back.bin, max-size: 8MiB }\n  - file-read: { path: /etc/hostname }\n`,
+    );
+    const r = await runCli(['run', file, '--report-dir', path.join(dir, 'files-reports'), '--format', 'json']);
+    expect(r.exitCode).toBe(0);
+    expect(readFileSync(path.join(dir, 'back.bin')).equals(data)).toBe(true);
+    const steps = (JSON.parse(r.stdout) as JsonSummary).vms[0]!.steps;
+    expect(steps[0]!.result).toMatchObject({ bytes: data.length, calls: 4 });
+    expect(steps[2]!.result).toMatchObject({ content: readFileSync('/etc/hostname', 'utf8') });
+  }, 60_000);
+
+  test('time-sync against a host agent fails clearly: guest-set-time is blocked, the host clock untouched', async () => {
+    const file = writePlaybook(
+      'timesync',
+      `name: ts\ntargets:\n  - vm: host-agent\n    socket: ${agents.sockets[1]}\nsteps:\n  - time-sync: { threshold: 0ms, tolerance: 0ms, samples: 1 }\n`,
+    );
+    // Host agents read this machine's clock: a zero threshold forces an attempt to set it. The
+    // agent blocks guest-set-time, so nothing is changed.
+    const r = await runCli(['run', file, '--report-dir', path.join(dir, 'ts-reports'), '--format', 'json']);
+    const step = (JSON.parse(r.stdout) as JsonSummary).vms[0]!.steps[0]!;
+    expect(r.exitCode).toBe(1);
+    expect(step.status).toBe('failed');
+    expect(step.error).toMatchObject({ code: 'COMMAND_DISABLED', message: expect.stringContaining('guest-set-time is disabled') });
+    expect(step.error!.message).toContain('clock not changed');
+  }, 30_000);
+
+  test('a playbook error: exit 2, file:line:column, nothing run', async () => {
+    const file = writePlaybook('bad', `name: bad\ntargets:\n  - vm: a\n    socket: ${agents.sockets[0]}\nsteps:\n  - pingg\n`);
+    const r = await runCli(['run', file, '--report-dir', path.join(dir, 'bad-reports')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${file}:6:5: unknown step kind \`pingg\`; did you mean \`ping\`?`);
+    expect(existsSync(path.join(dir, 'bad-reports', 'summary.json'))).toBe(false);
+  });
+});
