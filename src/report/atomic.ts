@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Temporary files are `.<name>.<pid>.<random>.tmp` beside their target: hidden, never ending in
+ * `.json`, `.xml` or `.prom` (node_exporter's textfile collector reads only `*.prom`), and
+ * carrying the writer's pid so a later run can tell a dead writer's leftovers.
+ */
+const TEMP_RE = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+export function tempPathFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** True for a name `writeFileAtomic` uses while writing. */
+export function isTempName(name: string): boolean {
+  return TEMP_RE.test(name);
+}
+
+/**
+ * Writes `data` to `file` so that readers see either the old complete file or the new complete
+ * one: a temporary file in the same directory, flushed to disk, then renamed over `file`. An
+ * existing file's mode is kept. On failure the temporary file is removed.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(file);
+  let mode: number | undefined;
+  try {
+    mode = (await stat(file)).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  let renamed = false;
+  try {
+    const handle = await open(tmp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    if (mode !== undefined) await chmod(tmp, mode);
+    await rename(tmp, file);
+    renamed = true;
+    await syncDir(path.dirname(file));
+  } finally {
+    if (!renamed) await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Flushes a directory's entries (the rename) to disk; not every platform allows it. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Opening or syncing a directory is not supported everywhere (Windows): the rename stands.
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** Removes temporary files (and directories) in `dir` left by writers that are no longer running. Returns their names. */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = TEMP_RE.exec(name);
+    if (!match || alive(Number(match[1]))) continue;
+    try {
+      await rm(path.join(dir, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,247 @@
+import { clearInterval, setInterval } from 'node:timers';
+import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus } from '../../runner/types.js';
+import { formatDuration, padEnd, printable, textWidth, truncate } from '../format.js';
+import { isProblem, stepDetail, vmDetail } from '../key-result.js';
+import { redact } from '../redact.js';
+import { LiveRegion } from './live.js';
+import { createStyle, type Style } from './style.js';
+
+export interface HumanReporterOptions {
+  stream: NodeJS.WritableStream;
+  /** A terminal: live progress redrawn in place, then a table. Else one plain line per step and VM. */
+  tty: boolean;
+  color: boolean;
+  /** Only problems and the final line. */
+  quiet: boolean;
+  /** Also a line when a step starts, and every finished step above the live progress. */
+  verbose?: boolean;
+  /** Strings to show as `***`. */
+  secrets?: string[];
+  /** Terminal width (default: the stream's `columns`, else 80). */
+  columns?: number;
+  /** Terminal height (default: the stream's `rows`, else 24). */
+  rows?: number;
+  /** Redraws per second of the live progress (default 10). */
+  fps?: number;
+  /** Clock for elapsed time, in ms (default `Date.now`). */
+  now?: () => number;
+}
+
+export interface HumanReporter {
+  /** Subscribe this to the runner's events. */
+  listener: RunListener;
+  /** Ends the live progress and prints the table (on a terminal) and the final line. */
+  finish(result: RunResult): void;
+}
+
+interface VmState {
+  step?: string;
+  index: number;
+  attempt: number;
+  done?: VmStatus;
+}
+
+const STATUS_WIDTH = 'unreachable'.length;
+const NAME_CAP = 32;
+
+/** `12 VMs: 10 ok, 1 failed, 1 unreachable in 2.3 s`. */
+export function finalLine(result: RunResult): string {
+  const t = result.totals;
+  const parts = [`${t.ok} ok`];
+  if (t.failed > 0) parts.push(`${t.failed} failed`);
+  if (t.unreachable > 0) parts.push(`${t.unreachable} unreachable`);
+  if (t.canceled > 0) parts.push(`${t.canceled} canceled`);
+  return `${t.vms} VM${t.vms === 1 ? '' : 's'}: ${parts.join(', ')} in ${formatDuration(result.durationMs)}${result.canceled ? ' (run canceled)' : ''}`;
+}
+
+function elapsed(ms: number): string {
+  return ms < 60_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)} s` : formatDuration(ms);
+}
+
+/**
+ * What a person sees of a run. It only listens: the runner's events update its state, and on a
+ * terminal a timer redraws the live progress at most `fps` times a second.
+ */
+export function createHumanReporter(options: HumanReporterOptions): HumanReporter {
+  const { stream, tty, quiet } = options;
+  const verbose = options.verbose === true && !quiet;
+  const secrets = options.secrets ?? [];
+  const style: Style = createStyle(options.color);
+  const now = options.now ?? Date.now;
+  const columns = Math.max(20, options.columns ?? (stream as { columns?: number }).columns ?? 80);
+  const rows = Math.max(5, options.rows ?? (stream as { rows?: number }).rows ?? 24);
+  const live = tty && !quiet;
+  const region = new LiveRegion(stream);
+
+  let vms: string[] = [];
+  let steps: string[] = [];
+  let vmWidth = 0;
+  let stepWidth = 0;
+  const state = new Map<string, VmState>();
+  const counts = { done: 0, ok: 0, failed: 0, unreachable: 0, canceled: 0 };
+  let startMs = now();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let dirty = false;
+  let finished = false;
+
+  const clean = <T>(value: T): T => (secrets.length > 0 ? redact(value, secrets) : value);
+  const name = (text: string) => printable(text);
+  const widen = (vm: string, step?: string) => {
+    vmWidth = Math.max(vmWidth, Math.min(NAME_CAP, textWidth(name(vm))));
+    if (step !== undefined) stepWidth = Math.max(stepWidth, Math.min(NAME_CAP, textWidth(name(step))));
+  };
+
+  const line = (vm: string, what: string, status: StepReport['status'] | VmStatus, rest: string[]): string => {
+    const cells = [padEnd(name(vm), vmWidth), padEnd(name(what), stepWidth), style.status(status, padEnd(status, STATUS_WIDTH)), ...rest.filter((r) => r !== '').map(name)];
+    return cells.join('  ').trimEnd();
+  };
+  const stepLine = (vm: string, report: StepReport): string => {
+    const attempts = report.attempts > 1 ? `${report.attempts} attempts` : '';
+    const duration = report.status === 'skipped' ? '' : formatDuration(report.durationMs);
+    return line(vm, report.name, report.status, [stepDetail(report), attempts, duration]);
+  };
+  const vmLine = (report: VmReport): string => line(report.vm, '=>', report.status, [vmDetail(report), formatDuration(report.durationMs)]);
+
+  const frame = (): string[] => {
+    const total = Math.max(vms.length, state.size);
+    const barWidth = Math.max(10, Math.min(30, columns - 70));
+    const filled = total === 0 ? 0 : Math.round((counts.done / total) * barWidth);
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]`;
+    const pieces: [string, (t: string) => string][] = [
+      [`${bar} ${counts.done}/${total} VMs`, (t) => t],
+      [`ok ${counts.ok}`, style.green],
+      [`failed ${counts.failed}`, counts.failed > 0 ? style.red : (t) => t],
+      [`unreachable ${counts.unreachable}`, counts.unreachable > 0 ? style.yellow : (t) => t],
+      ...(counts.canceled > 0 ? [[`canceled ${counts.canceled}`, style.yellow] as [string, (t: string) => string]] : []),
+      [elapsed(now() - startMs), style.dim],
+    ];
+    const plainHeader = pieces.map(([t]) => t).join('  ');
+    const header = textWidth(plainHeader) < columns ? pieces.map(([t, f]) => f(t)).join('  ') : truncate(plainHeader, columns - 1);
+    const running = [...state.entries()].filter(([, s]) => s.done === undefined && s.step !== undefined);
+    const room = Math.max(1, Math.min(10, rows - 3));
+    const shown = running.length > room ? running.slice(0, room - 1) : running;
+    const lines = shown.map(([vm, s]) => {
+      const where = `${s.index + 1}/${steps.length || '?'}${s.attempt > 1 ? `, attempt ${s.attempt}` : ''}`;
+      return truncate(`  ${padEnd(name(vm), vmWidth)}  ${name(s.step ?? '')} (${where})`, columns - 1);
+    });
+    if (shown.length < running.length) lines.push(`  ... and ${running.length - shown.length} more running`);
+    return [header, ...lines];
+  };
+
+  const draw = () => {
+    if (!live || finished) return;
+    dirty = false;
+    region.render(frame());
+  };
+  const above = (text: string) => {
+    if (live) region.print(`${text}\n`, frame());
+    else stream.write(`${text}\n`);
+  };
+  const startTimer = () => {
+    if (!live || timer) return;
+    const fps = options.fps ?? 10;
+    timer = setInterval(draw, Math.max(1, Math.round(1000 / fps)));
+    timer.unref();
+  };
+  const stopTimer = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
+
+  const listener: RunListener = (raw: RunEvent) => {
+    if (finished) return;
+    if (raw.type === 'run-end') {
+      stopTimer();
+      return;
+    }
+    const event = clean(raw);
+    switch (event.type) {
+      case 'run-start':
+        vms = event.vms.map((v) => v.vm);
+        steps = event.steps.map((s) => s.name);
+        startMs = Date.parse(event.startedAt) || now();
+        for (const vm of vms) widen(vm);
+        for (const s of steps) stepWidth = Math.max(stepWidth, Math.min(NAME_CAP, textWidth(name(s))));
+        stepWidth = Math.max(stepWidth, 2);
+        startTimer();
+        dirty = true;
+        break;
+      case 'warning':
+        above(style.yellow(`warning: ${name(event.message)}`));
+        break;
+      case 'vm-start':
+        widen(event.vm);
+        if (!state.has(event.vm)) state.set(event.vm, { index: 0, attempt: 0 });
+        dirty = true;
+        break;
+      case 'step-start': {
+        widen(event.vm, event.step);
+        state.set(event.vm, { ...state.get(event.vm), step: event.step, index: event.index, attempt: event.attempt });
+        if (verbose && !live) above(line(event.vm, event.step, 'ok', []).replace(/ok\s*$/, `started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`));
+        dirty = true;
+        break;
+      }
+      case 'step-end':
+        widen(event.vm, event.report.name);
+        if (!live ? !quiet || isProblem(event.report.status) : verbose || isProblem(event.report.status)) above(stepLine(event.vm, event.report));
+        break;
+      case 'vm-end': {
+        const report = event.report;
+        widen(report.vm);
+        const s = state.get(report.vm) ?? { index: 0, attempt: 0 };
+        if (s.done === undefined) {
+          counts.done++;
+          counts[report.status]++;
+        }
+        state.set(report.vm, { ...s, done: report.status });
+        if (!live ? !quiet || report.status !== 'ok' : verbose) above(vmLine(report));
+        dirty = true;
+        break;
+      }
+    }
+    if (dirty && live && !timer) draw();
+  };
+
+  const table = (result: RunResult): string[] => {
+    const rowsOut = result.vms.map((vm) => ({
+      vm: name(vm.vm),
+      status: vm.status,
+      steps: `${vm.steps.filter((s) => s.status === 'ok').length}/${vm.steps.length}`,
+      time: formatDuration(vm.durationMs),
+      result: name(vmDetail(vm)),
+    }));
+    const w = {
+      vm: Math.min(40, Math.max(2, ...rowsOut.map((r) => textWidth(r.vm)))),
+      steps: Math.max(5, ...rowsOut.map((r) => r.steps.length)),
+      time: Math.max(4, ...rowsOut.map((r) => r.time.length)),
+    };
+    const fixed = w.vm + STATUS_WIDTH + w.steps + w.time + 8;
+    const resultWidth = Math.max(10, columns - 1 - fixed);
+    const head = [padEnd('VM', w.vm), padEnd('STATUS', STATUS_WIDTH), padEnd('STEPS', w.steps), padEnd('TIME', w.time), 'RESULT'].join('  ');
+    return [
+      style.bold(head),
+      ...rowsOut.map((r) =>
+        [padEnd(truncate(r.vm, w.vm), w.vm), style.status(r.status, padEnd(r.status, STATUS_WIDTH)), r.steps.padStart(w.steps), r.time.padStart(w.time), truncate(r.result, resultWidth)]
+          .join('  ')
+          .trimEnd(),
+      ),
+    ];
+  };
+
+  const finish = (raw: RunResult): void => {
+    if (finished) return;
+    stopTimer();
+    finished = true;
+    const result = clean(raw);
+    const last = result.totals.failed > 0 ? style.red : result.totals.unreachable + result.totals.canceled > 0 ? style.yellow : style.green;
+    if (live) {
+      region.clear();
+      const out = result.vms.length > 0 ? [...table(result), ''] : [];
+      stream.write(`${[...out, last(finalLine(result))].join('\n')}\n`);
+    } else {
+      stream.write(`${last(finalLine(result))}\n`);
+    }
+  };
+
+  return { listener, finish };
+}

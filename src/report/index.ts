@@ -1,0 +1,11 @@
+export { writeReports, SUMMARY_FILE, JUNIT_FILE, type WriteReportsOptions, type WrittenReports } from './write.js';
+export { writeFileAtomic, isTempName, removeStaleTemps } from './atomic.js';
+export { reportFileNames, safeBaseName } from './file-names.js';
+export { renderJunit } from './junit.js';
+export { renderMetrics, writeMetrics, escapeLabelValue } from './metrics.js';
+export { renderJsonSummary, buildSummary, type Summary, type SummaryVm, type JsonSummary } from './summary.js';
+export { createHumanReporter, finalLine, type HumanReporter, type HumanReporterOptions } from './human/reporter.js';
+export { acquireLock, LockedError, LOCK_FILE, type Lock, type LockInfo, type AcquireLockOptions } from './lock.js';
+export { redact, redactText, collectSecrets, MASK } from './redact.js';
+export { saveHistory, pruneHistory, historyName } from './history.js';
+export { formatDuration } from './format.js';

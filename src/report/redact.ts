@@ -1,0 +1,76 @@
+import { isSecret } from '../playbook/secret.js';
+
+/** What a secret shows as, everywhere. */
+export const MASK = '***';
+
+/** The secrets worth replacing: non-empty, longest first (so a secret that contains another goes whole). */
+function prepare(secrets: readonly string[]): string[] {
+  return [...new Set(secrets.filter((s) => typeof s === 'string' && s.length > 0))].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces every occurrence of each secret in `text` with `***`. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of prepare(secrets)) out = out.split(secret).join(MASK);
+  return out;
+}
+
+/**
+ * A deep copy of `value` in which every occurrence of each secret string, in any string (object
+ * keys included), is replaced with `***`. A `Secret` (`{secret: true, value}`) becomes `***`
+ * whole; an Error becomes `{name, message, code?}`; other objects are copied through `toJSON`
+ * when they have one, else field by field. Cycles become `"[Circular]"`.
+ */
+export function redact<T>(value: T, secrets: readonly string[]): T {
+  const list = prepare(secrets);
+  const text = (s: string): string => {
+    let out = s;
+    for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(MASK);
+    return out;
+  };
+  const seen = new Set<object>();
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return text(v);
+    if (v === null || typeof v !== 'object') return v;
+    if (isSecret(v)) return MASK;
+    if (seen.has(v)) return '[Circular]';
+    seen.add(v);
+    try {
+      if (Array.isArray(v)) return v.map(walk);
+      if (v instanceof Error) {
+        const code = (v as { code?: unknown }).code;
+        return { name: text(v.name), message: text(v.message), ...(code === undefined ? {} : { code: walk(code) }) };
+      }
+      if (v instanceof Date) return new Date(v.getTime());
+      if (ArrayBuffer.isView(v)) return v;
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return walk(toJSON.call(v));
+      const out: Record<string, unknown> = {};
+      for (const [key, inner] of Object.entries(v)) out[text(key)] = walk(inner);
+      return out;
+    } finally {
+      seen.delete(v);
+    }
+  };
+  return walk(value) as T;
+}
+
+/**
+ * The values of every `Secret` found in `value` (a playbook, its steps, a step's params), for
+ * `redact`'s `secrets` list.
+ */
+export function collectSecrets(value: unknown): string[] {
+  const found = new Set<string>();
+  const seen = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (isSecret(v)) {
+      if (v.value.length > 0) found.add(v.value);
+      return;
+    }
+    for (const inner of Array.isArray(v) ? v : Object.values(v)) walk(inner);
+  };
+  walk(value);
+  return [...found];
+}

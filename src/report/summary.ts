@@ -1,0 +1,80 @@
+import type { RunResult, RunTotals, VmReport, VmStatus } from '../runner/types.js';
+import { redact } from './redact.js';
+
+/** One VM's line in `summary.json`. */
+export interface SummaryVm {
+  vm: string;
+  connect: string;
+  status: VmStatus;
+  /** File name of the VM's report in the same directory. */
+  report: string;
+}
+
+/** `summary.json`: the run and where each VM's report is. */
+export interface Summary {
+  playbook: string;
+  startedAt: string;
+  durationMs: number;
+  canceled: boolean;
+  totals: RunTotals;
+  vms: SummaryVm[];
+  warnings: string[];
+}
+
+/** What `qga-play run --format json` prints: the summary with every VM's report inline. */
+export interface JsonSummary {
+  playbook: string;
+  startedAt: string;
+  durationMs: number;
+  canceled: boolean;
+  totals: RunTotals;
+  vms: VmReport[];
+  warnings: string[];
+}
+
+const VM_KEYS = ['vm', 'connect', 'transport', 'route', 'status', 'startedAt', 'durationMs', 'steps'];
+const STEP_KEYS = ['name', 'kind', 'status', 'startedAt', 'durationMs', 'attempts', 'line', 'result', 'error'];
+
+function ordered<T extends object>(value: T, keys: readonly string[]): T {
+  const v = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (v[k] !== undefined) out[k] = v[k];
+  for (const [k, inner] of Object.entries(v)) if (!(k in out) && inner !== undefined) out[k] = inner;
+  return out as T;
+}
+
+/** A VM report with its fields in a fixed order (the same in every file, whatever built it). */
+export function orderedVmReport(vm: VmReport): VmReport {
+  return ordered({ ...vm, steps: vm.steps.map((s) => ordered(s, STEP_KEYS)) }, VM_KEYS);
+}
+
+/** The summary of an (already redacted) result; `files[i]` is the report file of `result.vms[i]`. */
+export function buildSummary(result: RunResult, files: readonly string[]): Summary {
+  return {
+    playbook: result.playbook,
+    startedAt: result.startedAt,
+    durationMs: result.durationMs,
+    canceled: result.canceled,
+    totals: result.totals,
+    vms: result.vms.map((vm, i) => ({ vm: vm.vm, connect: vm.connect, status: vm.status, report: files[i] ?? '' })),
+    warnings: result.warnings,
+  };
+}
+
+/**
+ * What `qga-play run --format json` prints: JSON of the summary with every VM's full report,
+ * secrets as `***`. No final newline: the caller ends the line.
+ */
+export function renderJsonSummary(result: RunResult, options: { secrets?: string[] } = {}): string {
+  const r = redact(result, options.secrets ?? []);
+  const out: JsonSummary = {
+    playbook: r.playbook,
+    startedAt: r.startedAt,
+    durationMs: r.durationMs,
+    canceled: r.canceled,
+    totals: r.totals,
+    vms: r.vms.map(orderedVmReport),
+    warnings: r.warnings,
+  };
+  return JSON.stringify(out, null, 2);
+}
