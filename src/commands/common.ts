@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CanceledError, UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { parseDuration } from '../playbook/duration.js';
@@ -50,6 +51,8 @@ export function parsePositiveInt(value: unknown, option: string): number {
 /** One AbortSignal for the whole process: SIGINT and SIGTERM abort it; a second one exits. */
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // Every subprocess and socket read of the run listens on this one signal.
+  setMaxListeners(0, controller.signal);
   const onSignal = (name: string) => () => {
     if (controller.signal.aborted) process.exit(EXIT.interrupted);
     controller.abort(new CanceledError(`interrupted by ${name}`));

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { CanceledError, errorMessage } from '../errors.js';
 import type { Playbook } from '../playbook/types.js';
@@ -27,14 +28,12 @@ export interface RunOptions {
   transportFor?: (planned: PlannedVm, signal: AbortSignal) => Transport;
 }
 
-const neverAborted = new AbortController().signal;
-
 function skippedOrCanceled(playbook: Playbook, from: number, status: 'skipped' | 'canceled'): StepReport[] {
   return playbook.steps.slice(from).map((s) => ({ name: s.name, kind: s.kind, status, durationMs: 0, attempts: 0, line: s.line }));
 }
 
 async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, emit: RunListener): Promise<VmReport> {
-  const signal = options.signal ?? neverAborted;
+  const signal = options.signal!;
   const startedAt = new Date();
   const finish = (steps: StepReport[]): VmReport => {
     const report: VmReport = {
@@ -101,9 +100,14 @@ export function totalsOf(vms: VmReport[]): RunTotals {
  * one transport per VM for the whole run. Never throws for what happens on a VM: that is in
  * the VM's report.
  */
-export async function runPlaybook(playbook: Playbook, options: RunOptions = {}): Promise<RunResult> {
+export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {}): Promise<RunResult> {
+  let options = runOptions;
   const emit: RunListener = options.listener ?? (() => undefined);
   const started = new Date();
+  // Every in-flight step listens on the one run signal: many listeners are expected.
+  const signal = options.signal ?? new AbortController().signal;
+  setMaxListeners(0, signal);
+  options = { ...options, signal };
   const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
   const warnings: string[] = [];
   let planned: PlannedVm[] = [];
