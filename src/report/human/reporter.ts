@@ -1,4 +1,3 @@
-import { clearInterval, setInterval } from 'node:timers';
 import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus } from '../../runner/types.js';
 import { formatDuration, padEnd, printable, textWidth, truncate } from '../format.js';
 import { isProblem, stepDetail, vmDetail } from '../key-result.js';
@@ -80,7 +79,7 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   const state = new Map<string, VmState>();
   const counts = { done: 0, ok: 0, failed: 0, unreachable: 0, canceled: 0 };
   let startMs = now();
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let timer: ReturnType<typeof globalThis.setInterval> | undefined;
   let dirty = false;
   let finished = false;
 
@@ -92,8 +91,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   };
 
   const line = (vm: string, what: string, status: StepReport['status'] | VmStatus, rest: string[]): string => {
-    const cells = [padEnd(name(vm), vmWidth), padEnd(name(what), stepWidth), style.status(status, padEnd(status, STATUS_WIDTH)), ...rest.filter((r) => r !== '').map(name)];
-    return cells.join('  ').trimEnd();
+    const details = rest.filter((r) => r !== '').map(name);
+    const shownStatus = style.status(status, details.length > 0 ? padEnd(status, STATUS_WIDTH) : status);
+    return [padEnd(name(vm), vmWidth), padEnd(name(what), stepWidth), shownStatus, ...details].join('  ');
   };
   const stepLine = (vm: string, report: StepReport): string => {
     const attempts = report.attempts > 1 ? `${report.attempts} attempts` : '';
@@ -140,11 +140,12 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   const startTimer = () => {
     if (!live || timer) return;
     const fps = options.fps ?? 10;
-    timer = setInterval(draw, Math.max(1, Math.round(1000 / fps)));
+    // The global timers, so that tests' fake timers drive the redraw too.
+    timer = globalThis.setInterval(draw, Math.max(1, Math.round(1000 / fps)));
     timer.unref();
   };
   const stopTimer = () => {
-    if (timer) clearInterval(timer);
+    if (timer) globalThis.clearInterval(timer);
     timer = undefined;
   };
 
