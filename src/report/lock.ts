@@ -169,7 +169,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
       continue;
     }
     const waited = Date.now() - started;
-    if (waited >= waitMs) throw new LockedError(file, held.info, waited);
+    if (waited >= waitMs) throw new LockedError(file, held.info, waitMs > 0 ? waited : 0);
     try {
       await sleep(Math.min(pollMs, waitMs - waited), undefined, signal ? { signal } : {});
     } catch {
