@@ -67,8 +67,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   const secrets = options.secrets ?? [];
   const style: Style = createStyle(options.color);
   const now = options.now ?? Date.now;
-  const columns = Math.max(20, options.columns ?? (stream as { columns?: number }).columns ?? 80);
-  const rows = Math.max(5, options.rows ?? (stream as { rows?: number }).rows ?? 24);
+  // Read at each frame: the terminal may be resized during the run.
+  const columns = () => Math.max(20, options.columns ?? (stream as { columns?: number }).columns ?? 80);
+  const rows = () => Math.max(5, options.rows ?? (stream as { rows?: number }).rows ?? 24);
   const live = tty && !quiet;
   const region = new LiveRegion(stream);
 
@@ -103,8 +104,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   const vmLine = (report: VmReport): string => line(report.vm, '=>', report.status, [vmDetail(report), formatDuration(report.durationMs)]);
 
   const frame = (): string[] => {
+    const width = columns();
     const total = Math.max(vms.length, state.size);
-    const barWidth = Math.max(10, Math.min(30, columns - 70));
+    const barWidth = Math.max(10, Math.min(30, width - 70));
     const filled = total === 0 ? 0 : Math.round((counts.done / total) * barWidth);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]`;
     const pieces: [string, (t: string) => string][] = [
@@ -116,13 +118,13 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
       [elapsed(now() - startMs), style.dim],
     ];
     const plainHeader = pieces.map(([t]) => t).join('  ');
-    const header = textWidth(plainHeader) < columns ? pieces.map(([t, f]) => f(t)).join('  ') : truncate(plainHeader, columns - 1);
+    const header = textWidth(plainHeader) < width ? pieces.map(([t, f]) => f(t)).join('  ') : truncate(plainHeader, width - 1);
     const running = [...state.entries()].filter(([, s]) => s.done === undefined && s.step !== undefined);
-    const room = Math.max(1, Math.min(10, rows - 3));
+    const room = Math.max(1, Math.min(10, rows() - 3));
     const shown = running.length > room ? running.slice(0, room - 1) : running;
     const lines = shown.map(([vm, s]) => {
       const where = `${s.index + 1}/${steps.length || '?'}${s.attempt > 1 ? `, attempt ${s.attempt}` : ''}`;
-      return truncate(`  ${padEnd(name(vm), vmWidth)}  ${name(s.step ?? '')} (${where})`, columns - 1);
+      return truncate(`  ${padEnd(name(vm), vmWidth)}  ${name(s.step ?? '')} (${where})`, width - 1);
     });
     if (shown.length < running.length) lines.push(`  ... and ${running.length - shown.length} more running`);
     return [header, ...lines];
@@ -217,7 +219,7 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
       time: Math.max(4, ...rowsOut.map((r) => r.time.length)),
     };
     const fixed = w.vm + STATUS_WIDTH + w.steps + w.time + 8;
-    const resultWidth = Math.max(10, columns - 1 - fixed);
+    const resultWidth = Math.max(10, columns() - 1 - fixed);
     const head = [padEnd('VM', w.vm), padEnd('STATUS', STATUS_WIDTH), padEnd('STEPS', w.steps), padEnd('TIME', w.time), 'RESULT'].join('  ');
     return [
       style.bold(head),
