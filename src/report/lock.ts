@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortError, QgaPlayError, UsageError } from '../errors.js';
+import { tempPathFor } from './atomic.js';
 
 export const LOCK_FILE = '.qga-play.lock';
 
@@ -89,7 +90,8 @@ function isStale(held: { info: LockInfo | undefined; mtimeMs: number }): boolean
 
 /** Creates `file` holding `text`, complete or not at all: written beside it, then hard-linked. */
 async function createExclusive(file: string, text: string): Promise<boolean> {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  // A temporary name writeReports recognises, so a leftover from a killed process is cleaned up.
+  const tmp = tempPathFor(file);
   await writeFile(tmp, text, { flag: 'wx' });
   try {
     await link(tmp, file);
@@ -125,7 +127,7 @@ async function removeStale(file: string, staleText: string): Promise<boolean> {
   const guard = `${file}.takeover`;
   let created = false;
   try {
-    created = await createExclusive(guard, JSON.stringify({ pid: process.pid, hostname: hostname() }));
+    created = await createExclusive(guard, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), hostname: hostname(), argv: [] }));
     if (!created) {
       const held = await readLock(guard);
       if (held && isStale(held)) await unlink(guard).catch(() => undefined);
@@ -181,7 +183,7 @@ export async function acquireLock(dir: string, options: AcquireLockOptions): Pro
   const ours = async (): Promise<boolean> => (await readLock(file))?.text === text;
   const onExit = (): void => {
     try {
-      unlinkSync(file);
+      if (readFileSync(file, 'utf8') === text) unlinkSync(file);
     } catch {
       // Nothing left to clean.
     }

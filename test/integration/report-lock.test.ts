@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,7 @@ describe('acquireLock', () => {
     expect(Date.parse(String(info.startedAt))).toBeGreaterThan(Date.now() - 10_000);
     await lock.release();
     expect(existsSync(lock.file)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]); // nothing else left behind
     await lock.release(); // twice is fine
     await (await acquireLock(dir, { waitMs: 0 })).release();
   });
