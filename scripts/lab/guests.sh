@@ -105,10 +105,12 @@ lab_stop_daemons() {
     while read -r n pid; do
       [[ $n == "$name" ]] || continue
       if pid_is_ours "$pid" "$name"; then
+        local t0
+        t0=$(now)
         kill -TERM "$pid"
         for ((i = 0; i < 200; i++)); do pid_is_ours "$pid" "$name" || break; sleep 0.05; done
         pid_is_ours "$pid" "$name" && kill -KILL "$pid"
-        log "daemons: stopped $name (pid $pid)"
+        log "daemons: stopped $name (pid $pid) in $(elapsed "$t0")s"
       fi
     done <"$f"
   done
@@ -345,6 +347,12 @@ lab_down() {
     else
       mapfile -t names < <(lab_guests_defined)
     fi
+    # destroy in parallel (each waits for its QEMU to exit), then undefine
+    local pids=() p
+    for g in "${names[@]}"; do
+      if dom_running "$g"; then V destroy "$g" >/dev/null & pids+=("$!"); fi
+    done
+    for p in "${pids[@]}"; do wait "$p" || true; done
     for g in "${names[@]}"; do
       V dominfo "$g" >/dev/null 2>&1 || continue
       dom_running "$g" && V destroy "$g" >/dev/null
