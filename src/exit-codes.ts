@@ -17,6 +17,7 @@ export const EXIT = {
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CanceledError) return EXIT.interrupted;
+  if (err instanceof QgaPlayError && err.code === 'LOCKED') return EXIT.locked;
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof UnreachableError) return EXIT.unreachable;
   if (err instanceof ProtocolError) return err.code === 'REPLY_TOO_LARGE' ? EXIT.failed : EXIT.unreachable;

@@ -1,11 +1,10 @@
 import path from 'node:path';
 import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
-import { isSecret } from '../playbook/secret.js';
 import { planRun, runPlaybook } from '../runner/run.js';
 import type { RunResult } from '../runner/types.js';
 import { EXIT } from '../exit-codes.js';
-import { acquireLock, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
+import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { formatPlan } from './check.js';
 
@@ -39,16 +38,7 @@ export function applyOverrides(playbook: Playbook, argv: Pick<RunArgs, 'connect'
 
 /** Every secret value of a playbook, so no output ever shows them. */
 export function secretsOf(playbook: Playbook): string[] {
-  const found = new Set<string>();
-  const walk = (value: unknown): void => {
-    if (isSecret(value)) {
-      if (value.value) found.add(value.value);
-    } else if (value && typeof value === 'object') {
-      for (const v of Object.values(value)) walk(v);
-    }
-  };
-  for (const step of playbook.steps) walk(step.params);
-  return [...found];
+  return collectSecrets(playbook.steps.map((s) => s.params));
 }
 
 export function exitCodeOf(result: RunResult): number {

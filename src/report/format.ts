@@ -1,12 +1,3 @@
-/** `3ms`, `2.3 s`, `4m 05s`: a duration for a person. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '?';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-}
-
 /**
  * Text made safe for a terminal or a log line: control characters (ESC, CR, NUL, ...) and
  * line breaks become `?` or spaces, so a VM name or an agent's message cannot move the cursor

@@ -1,6 +1,6 @@
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { removeStaleTemps, tempPathFor } from './atomic.js';
+import { removeStaleTemps, tempPathFor } from '../util/atomic-file.js';
 
 /** `2024-05-01T12-00-00.000Z`: a run's start time as a directory name. */
 export function historyName(startedAt: string): string {

@@ -1,5 +1,5 @@
 export { writeReports, SUMMARY_FILE, JUNIT_FILE, type WriteReportsOptions, type WrittenReports } from './write.js';
-export { writeFileAtomic, isTempName, removeStaleTemps } from './atomic.js';
+export { writeFileAtomic, isTempName, removeStaleTemps } from '../util/atomic-file.js';
 export { reportFileNames, safeBaseName } from './file-names.js';
 export { renderJunit } from './junit.js';
 export { renderMetrics, writeMetrics, escapeLabelValue } from './metrics.js';
@@ -8,4 +8,3 @@ export { createHumanReporter, finalLine, type HumanReporter, type HumanReporterO
 export { acquireLock, LockedError, LOCK_FILE, type Lock, type LockInfo, type AcquireLockOptions } from './lock.js';
 export { redact, redactText, collectSecrets, MASK } from './redact.js';
 export { saveHistory, pruneHistory, historyName } from './history.js';
-export { formatDuration } from './format.js';

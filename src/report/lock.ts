@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortError, QgaPlayError, UsageError } from '../errors.js';
-import { tempPathFor } from './atomic.js';
+import { tempPathFor } from '../util/atomic-file.js';
 
 export const LOCK_FILE = '.qga-play.lock';
 

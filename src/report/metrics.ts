@@ -1,5 +1,5 @@
 import type { RunResult, VmStatus } from '../runner/types.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { vmClockOffsetMs } from './key-result.js';
 import { redact } from './redact.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { UsageError } from '../errors.js';
 import type { RunResult } from '../runner/types.js';
-import { removeStaleTemps, writeFileAtomic } from './atomic.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
 import { reportFileNames } from './file-names.js';
 import { saveHistory } from './history.js';
 import { renderJunit } from './junit.js';

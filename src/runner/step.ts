@@ -4,7 +4,7 @@ import type { StepSpec } from '../playbook/types.js';
 import { StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
 import { stepDefinition } from '../steps/registry.js';
 import type { Transport } from '../transport/transport.js';
-import { formatMs } from '../transport/socket.js';
+import { formatElapsed } from '../util/format.js';
 import { reportError, retryable, statusOf } from './outcome.js';
 import type { RunListener, StepReport } from './types.js';
 
@@ -68,7 +68,7 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new TimeoutError(`step ${spec.name} timed out after ${formatMs(spec.timeoutMs)}`, spec.timeoutMs));
+      controller.abort(new TimeoutError(`step ${spec.name} timed out after ${formatElapsed(spec.timeoutMs)}`, spec.timeoutMs));
     }, spec.timeoutMs);
     const ctx = new StepContext({ vm: vm.vm, transport: vm.transport, signal: controller.signal, deadline: Date.now() + spec.timeoutMs, domain: vm.domain, facts: vm.facts });
     let report: StepReport;

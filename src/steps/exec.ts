@@ -1,6 +1,6 @@
 import { TimeoutError, UnreachableError } from '../errors.js';
 import type { GuestExecStatus } from '../qga/commands.js';
-import { formatMs } from '../transport/socket.js';
+import { formatElapsed } from '../util/format.js';
 import { defineStep, reveal } from './context.js';
 
 /** Decoded result of a guest-exec. */
@@ -79,6 +79,6 @@ export const exec = defineStep({
 
 function stillRunning(path: string, pid: number, started: number, cause?: unknown): TimeoutError {
   const ms = Date.now() - started;
-  const err = new TimeoutError(`${path} (pid ${pid}) still running after ${formatMs(ms)}; the agent cannot stop it`, ms, { cause });
+  const err = new TimeoutError(`${path} (pid ${pid}) still running after ${formatElapsed(ms)}; the agent cannot stop it`, ms, { cause });
   return Object.assign(err, { result: { pid } });
 }

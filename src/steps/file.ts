@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { StepFailedError } from '../errors.js';
 import { call } from '../transport/transport.js';
 import { defineStep, type StepContext } from './context.js';
@@ -45,7 +45,7 @@ export const fileRead = defineStep({
     });
     const content = Buffer.concat(chunks, bytes);
     if (params.to) {
-      await writeAtomically(params.to, content);
+      await writeFileAtomic(params.to, content);
       return { path: params.path, bytes, to: params.to };
     }
     const text = content.toString('utf8');
@@ -75,15 +75,3 @@ export const fileWrite = defineStep({
     return { path: params.path, bytes: written, calls };
   },
 });
-
-/** Writes a local file through a temporary name, so a reader never sees half of it. */
-export async function writeAtomically(file: string, data: Buffer | string): Promise<void> {
-  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}

@@ -1,6 +1,6 @@
 import { errorMessage, StepFailedError, TimeoutError, UnreachableError } from '../errors.js';
 import { domainState } from '../inventory/libvirt.js';
-import { formatMs } from '../transport/socket.js';
+import { formatElapsed } from '../util/format.js';
 import { defineStep, type StepContext } from './context.js';
 
 const POLL_MS = 500;
@@ -14,7 +14,7 @@ async function currentState(ctx: StepContext): Promise<string> {
 async function until(ctx: StepContext, what: string, check: () => Promise<boolean>): Promise<number> {
   const started = Date.now();
   while (!(await check())) {
-    if (ctx.remaining() <= 0 || ctx.signal.aborted) throw new TimeoutError(`${what} not seen within ${formatMs(Date.now() - started)}`, Date.now() - started);
+    if (ctx.remaining() <= 0 || ctx.signal.aborted) throw new TimeoutError(`${what} not seen within ${formatElapsed(Date.now() - started)}`, Date.now() - started);
     await ctx.sleep(POLL_MS);
   }
   return Date.now() - started;

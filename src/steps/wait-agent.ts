@@ -1,5 +1,5 @@
 import { CanceledError, errorMessage, TimeoutError, UnreachableError } from '../errors.js';
-import { formatMs } from '../transport/socket.js';
+import { formatElapsed } from '../util/format.js';
 import { defineStep } from './context.js';
 
 /** Polls guest-ping until the agent answers: for guests still booting. */
@@ -22,6 +22,6 @@ export const waitAgent = defineStep({
       await ctx.sleep(params.intervalMs);
       if (ctx.signal.aborted) break;
     }
-    throw new TimeoutError(`agent did not answer within ${formatMs(Date.now() - started)} (${attempts} attempts; last: ${last})`, Date.now() - started);
+    throw new TimeoutError(`agent did not answer within ${formatElapsed(Date.now() - started)} (${attempts} attempts; last: ${last})`, Date.now() - started);
   },
 });

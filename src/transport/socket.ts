@@ -4,6 +4,7 @@ import { ReplyDecoder, type DecoderEvent } from '../qga/decoder.js';
 import { SyncHandshake } from '../qga/sync.js';
 import { encodeRequest, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply } from '../qga/commands.js';
+import { formatElapsed } from '../util/format.js';
 import {
   abortError,
   ProtocolError,
@@ -191,7 +192,7 @@ export class SocketTransport implements Transport {
       const ms = Math.max(0, deadline - Date.now());
       const timer = setTimeout(() => {
         this.synced = false;
-        finish(new TimeoutError(`no answer to ${command} from agent at ${this.path} within ${formatMs(ms)}`, ms));
+        finish(new TimeoutError(`no answer to ${command} from agent at ${this.path} within ${formatElapsed(ms)}`, ms));
       }, ms);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
@@ -246,13 +247,9 @@ export function unixConnector(path: string): Connector {
       };
       const onAbort = (): void => finish(abortError(signal!));
       const ms = Math.max(0, deadline - Date.now());
-      const timer = setTimeout(() => finish(new TimeoutError(`connecting to ${path} took longer than ${formatMs(ms)}`, ms)), ms);
+      const timer = setTimeout(() => finish(new TimeoutError(`connecting to ${path} took longer than ${formatElapsed(ms)}`, ms)), ms);
       socket.once('connect', onConnect);
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-}
-
-export function formatMs(ms: number): string {
-  return ms >= 1000 ? `${+(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { abortError, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
-import { formatMs } from './socket.js';
+import { formatElapsed } from '../util/format.js';
 
 /** How virsh's error text is read: an agent error (with its class recovered) or unreachable. */
 export type VirshFailure =
@@ -78,7 +78,7 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   });
   if (result.isCanceled) throw abortError(options.signal!);
   if (result.timedOut) {
-    throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatMs(options.timeoutMs)}`, options.timeoutMs);
+    throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs);
   }
   const cause = (result as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
   if (cause?.code === 'ENOENT') {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startHostAgents, type HostAgents } from '../helpers/host-agents.js';
 import { runCli } from '../helpers/cli.js';
-import type { JsonSummary } from '../../src/report/index.js';
+import { acquireLock, type JsonSummary } from '../../src/report/index.js';
 
 // Real playbooks through the real CLI against real qemu-ga host agents (host-changing
 // commands blocked). guest-exec runs on this host: echo only; files stay in a temp dir.
@@ -92,5 +92,19 @@ describe('qga-play run against host agents', () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain(`${file}:6:5: unknown step kind \`pingg\`; did you mean \`ping\`?`);
     expect(existsSync(path.join(dir, 'bad-reports', 'summary.json'))).toBe(false);
+  });
+
+  test('a report directory locked by another run: exit 75 naming the holder', async () => {
+    const reports = path.join(dir, 'locked-reports');
+    const lock = await acquireLock(reports, { waitMs: 0 });
+    try {
+      const file = writePlaybook('locked', `name: locked\ntargets:\n  - vm: a\n    socket: ${agents.sockets[0]}\nsteps:\n  - ping\n`);
+      const r = await runCli(['run', file, '--report-dir', reports, '--lock-wait', '200ms']);
+      expect(r.exitCode).toBe(75);
+      expect(r.stderr).toContain(lock.file);
+      expect(r.stderr).toContain(String(process.pid));
+    } finally {
+      await lock.release();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus } from '../../runner/types.js';
-import { formatDuration, padEnd, printable, textWidth, truncate } from '../format.js';
+import { padEnd, printable, textWidth, truncate } from '../format.js';
+import { formatElapsed } from '../../util/format.js';
 import { isProblem, stepDetail, vmDetail } from '../key-result.js';
 import { redact } from '../redact.js';
 import { LiveRegion } from './live.js';
@@ -50,11 +51,11 @@ export function finalLine(result: RunResult): string {
   if (t.failed > 0) parts.push(`${t.failed} failed`);
   if (t.unreachable > 0) parts.push(`${t.unreachable} unreachable`);
   if (t.canceled > 0) parts.push(`${t.canceled} canceled`);
-  return `${t.vms} VM${t.vms === 1 ? '' : 's'}: ${parts.join(', ')} in ${formatDuration(result.durationMs)}${result.canceled ? ' (run canceled)' : ''}`;
+  return `${t.vms} VM${t.vms === 1 ? '' : 's'}: ${parts.join(', ')} in ${formatElapsed(result.durationMs)}${result.canceled ? ' (run canceled)' : ''}`;
 }
 
 function elapsed(ms: number): string {
-  return ms < 60_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)} s` : formatDuration(ms);
+  return ms < 60_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)} s` : formatElapsed(ms);
 }
 
 /**
@@ -98,10 +99,10 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   };
   const stepLine = (vm: string, report: StepReport): string => {
     const attempts = report.attempts > 1 ? `${report.attempts} attempts` : '';
-    const duration = report.status === 'skipped' ? '' : formatDuration(report.durationMs);
+    const duration = report.status === 'skipped' ? '' : formatElapsed(report.durationMs);
     return line(vm, report.name, report.status, [stepDetail(report), attempts, duration]);
   };
-  const vmLine = (report: VmReport): string => line(report.vm, '=>', report.status, [vmDetail(report), formatDuration(report.durationMs)]);
+  const vmLine = (report: VmReport): string => line(report.vm, '=>', report.status, [vmDetail(report), formatElapsed(report.durationMs)]);
 
   const frame = (): string[] => {
     const width = columns();
@@ -210,7 +211,7 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
       vm: name(vm.vm),
       status: vm.status,
       steps: `${vm.steps.filter((s) => s.status === 'ok').length}/${vm.steps.length}`,
-      time: formatDuration(vm.durationMs),
+      time: formatElapsed(vm.durationMs),
       result: name(vmDetail(vm)),
     }));
     const w = {
