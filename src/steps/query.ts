@@ -1,3 +1,4 @@
+import { ProtocolError } from '../errors.js';
 import type { GuestNetworkInterface } from '../qga/commands.js';
 import { defineStep } from './context.js';
 
@@ -18,6 +19,7 @@ export const info = defineStep({
   commands: none,
   async run(_params, ctx) {
     const result = await ctx.call('guest-info', undefined);
+    if (!Array.isArray(result?.supported_commands)) throw new ProtocolError(`guest-info reply has no supported_commands list: ${JSON.stringify(result).slice(0, 200)}`);
     ctx.facts.info = result;
     const disabled = result.supported_commands.filter((c) => !c.enabled).map((c) => c.name).sort();
     return { version: result.version, commands: result.supported_commands.length, disabled };
