@@ -4,7 +4,7 @@
  * guests this run created, so global-teardown.ts removes only those.
  * QGA_PLAY_LAB=off: does nothing; the lab tests skip with the reason printed.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
@@ -39,11 +39,32 @@ export default async function globalSetup(): Promise<void> {
   const before = new Set(await definedLabGuests());
   if (wanted.every((g) => before.has(g))) console.log('\n[lab] lab guests already defined; checking they are up');
   else console.log('\n[lab] bringing the lab up (lab.sh setup, up 3, variants)');
-  const created = wanted.filter((g) => !before.has(g));
+  // Guests an earlier run created but never took down (interrupted, or its setup failed) count
+  // as ours too; guests that were there otherwise belong to whoever brought them up.
+  const leftover = await previousRunCreated();
+  const created = wanted.filter((g) => !before.has(g) || leftover.includes(g));
   // Record before starting so a failure half-way still lets the teardown clean up.
   await mkdir(LAB_CACHE_DIR, { recursive: true });
   await writeFile(TEST_RUN_MARKER, JSON.stringify({ created, startedAt: new Date().toISOString() }) + '\n');
-  await lab(['setup']);
-  await lab(['up', String(LAB_GUESTS.length)]);
-  await lab(['variants']);
+  try {
+    await lab(['setup']);
+    await lab(['up', String(LAB_GUESTS.length)]);
+    await lab(['variants']);
+  } catch (err) {
+    // Jest runs no global teardown when the setup fails: take down what this run created.
+    if (created.length > 0 && process.env.QGA_PLAY_LAB_KEEP !== '1') {
+      console.error(`[lab] setup failed; removing the guests this run created: ${created.join(' ')}`);
+      await execa('bash', [LAB_SCRIPT, 'down', ...created], { stdio: ['ignore', 'inherit', 'inherit'], reject: false, timeout: 300_000 });
+    }
+    throw err;
+  }
+}
+
+async function previousRunCreated(): Promise<string[]> {
+  try {
+    const marker = JSON.parse(await readFile(TEST_RUN_MARKER, 'utf8')) as { created?: unknown };
+    return Array.isArray(marker.created) ? marker.created.filter((g): g is string => typeof g === 'string') : [];
+  } catch {
+    return [];
+  }
 }
