@@ -31,7 +31,7 @@ describe('targets and plans (fake virsh)', () => {
   test('--dry-run: globs over running domains, exclude, duplicates once, a glob matching nothing warned', async () => {
     const r = await runCli(['run', fleet(), '--dry-run'], { fakeVirsh: true });
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/VMs \(3\):\n  web-1 .*\n  web-2 .*\n  db-1 /);
+    expect(r.stdout).toMatch(/VMs \(3\):\n {2}web-1 .*\n {2}web-2 .*\n {2}db-1 /);
     expect(r.stdout).not.toContain('old');
     expect(r.stdout).not.toContain('build-1');
     expect(r.stdout).toMatch(/warning: .*fleet\.yaml:6: vm "nothing-\*" matches no running domain/);
