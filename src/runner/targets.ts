@@ -29,7 +29,8 @@ function plan(spec: TargetSpec, vm: string): PlannedVm {
 /**
  * Turns the playbook's targets into VMs: globs are matched against `virsh list --name` (running
  * domains) once per connection; a plain name is taken as it is (if it does not exist, its steps
- * are unreachable). A VM named twice is run once.
+ * are unreachable). A VM named by a glob and by its own entry takes its own entry's route (its
+ * channel, say) at the glob's place; a VM matched by two globs takes the first.
  */
 export async function resolveTargets(playbook: Playbook, options: ResolveOptions): Promise<{ vms: PlannedVm[]; warnings: string[] }> {
   const warnings: string[] = [];
@@ -40,11 +41,15 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     return p;
   };
   const limit = options.limit ? picomatch(options.limit) : undefined;
+  const keyOf = (spec: TargetSpec, name: string): string => `${spec.socket ? `socket:${spec.ssh ?? ''}:${spec.socket}` : spec.connect}\0${name}`;
+  const named = new Map<string, TargetSpec>();
+  for (const t of playbook.targets) if (!t.isGlob || t.socket) named.set(keyOf(t, t.vm), t);
   const seen = new Set<string>();
   const vms: PlannedVm[] = [];
   for (const spec of playbook.targets) {
+    const fromGlob = spec.isGlob && !spec.socket;
     let names: string[];
-    if (spec.isGlob && !spec.socket) {
+    if (fromGlob) {
       const isMatch = picomatch(spec.vm);
       names = (await listed(spec.connect)).filter((n) => isMatch(n));
       if (names.length === 0) warnings.push(`${playbook.file}:${spec.line}: vm "${spec.vm}" matches no running domain on ${spec.connect}`);
@@ -55,10 +60,11 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     for (const name of names) {
       if (excluded?.(name)) continue;
       if (limit && !limit(name)) continue;
-      const key = `${spec.socket ? `socket:${spec.ssh ?? ''}:${spec.socket}` : spec.connect}\0${name}`;
+      const key = keyOf(spec, name);
       if (seen.has(key)) continue;
       seen.add(key);
-      vms.push(plan(spec, name));
+      // The VM keeps the glob's place in the order but its own entry's route.
+      vms.push(plan((fromGlob && named.get(key)) || spec, name));
     }
   }
   if (limit && vms.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);

@@ -1,6 +1,9 @@
-import { CanceledError, errorMessage, TimeoutError, UnreachableError } from '../errors.js';
+import { errorMessage, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
 import { formatElapsed } from '../util/format.js';
 import { defineStep } from './context.js';
+
+// Waiting cannot fix these: the domain or its channel does not exist, or libvirt is not there.
+const PERMANENT: ReadonlySet<UnreachableCode> = new Set(['AGENT_NOT_CONFIGURED', 'NO_SUCH_DOMAIN', 'CHANNEL_NOT_FOUND', 'VIRSH_MISSING', 'PERMISSION_DENIED']);
 
 /** Polls guest-ping until the agent answers: for guests still booting. */
 export const waitAgent = defineStep({
@@ -10,18 +13,21 @@ export const waitAgent = defineStep({
     const started = Date.now();
     let attempts = 0;
     let last = 'no attempt made';
-    while (ctx.remaining() > 0) {
+    while (ctx.remaining() > 0 && !ctx.signal.aborted) {
       attempts++;
       try {
         await ctx.call('guest-ping', undefined, Math.min(ctx.remaining(), Math.max(params.intervalMs, 2000)));
         return { waitedMs: Date.now() - started, attempts };
       } catch (err) {
-        if (err instanceof CanceledError || !(err instanceof UnreachableError)) throw err;
+        // A cancel ends the wait; the step's own deadline ends it below, with what was seen.
+        if (ctx.signal.aborted && !(ctx.signal.reason instanceof TimeoutError)) throw err;
+        if (err instanceof UnreachableError && PERMANENT.has(err.code)) throw err;
+        if (!(err instanceof UnreachableError) && !ctx.signal.aborted) throw err;
         last = errorMessage(err);
       }
       await ctx.sleep(params.intervalMs);
-      if (ctx.signal.aborted) break;
     }
-    throw new TimeoutError(`agent did not answer within ${formatElapsed(Date.now() - started)} (${attempts} attempts; last: ${last})`, Date.now() - started);
+    const ms = Date.now() - started;
+    throw new TimeoutError(`agent did not answer within ${formatElapsed(ms)} (${attempts} attempts; last: ${last})`, ms);
   },
 });

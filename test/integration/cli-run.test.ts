@@ -46,6 +46,31 @@ describe('targets and plans (fake virsh)', () => {
     expect(r.exitCode).toBe(3);
   });
 
+  test('a VM matched by a glob and named with its own entry takes its own route, wherever the entry stands', async () => {
+    const file = playbook('override', 'name: o\ntargets:\n  - vm: "*"\n  - vm: two-channels\n    channel: org.qemu.guest_agent.1\nsteps:\n  - ping\n');
+    const r = await runCli(['run', file, '--dry-run'], { fakeVirsh: true });
+    expect(r.stdout).toContain('two-channels  qemu:///system  socket /run/fake/two-channels.1.sock');
+    expect(r.stdout.match(/two-channels /g)).toHaveLength(1);
+  });
+
+  test('wait-agent gives up at once when waiting cannot help (no agent channel)', async () => {
+    const file = playbook('wait', 'name: w\ntargets:\n  - vm: not-configured\nsteps:\n  - wait-agent:\n    timeout: 20s\n');
+    const started = Date.now();
+    const r = await runCli(['run', file, '--format', 'json', '--report-dir', path.join(dir, 'rw')], { fakeVirsh: true });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(r.exitCode).toBe(3);
+    expect((JSON.parse(r.stdout) as JsonSummary).vms[0]!.steps[0]).toMatchObject({ status: 'unreachable', error: { code: 'AGENT_NOT_CONFIGURED' } });
+  });
+
+  test('wait-agent on an agent that never connects times out saying what it saw', async () => {
+    const file = playbook('wait2', 'name: w\ntargets:\n  - vm: not-connected\nsteps:\n  - wait-agent: { interval: 200ms }\n    timeout: 1s\n');
+    const r = await runCli(['run', file, '--format', 'json', '--report-dir', path.join(dir, 'rw2')], { fakeVirsh: true });
+    expect(r.exitCode).toBe(3);
+    const step = (JSON.parse(r.stdout) as JsonSummary).vms[0]!.steps[0]!;
+    expect(step.status).toBe('timed-out');
+    expect(step.error!.message).toMatch(/agent did not answer within .* attempts; last: .*guest agent is not connected/);
+  });
+
   test('run with --limit and -c: only matching VMs, on the given connection', async () => {
     const r = await runCli(['run', fleet(), '--limit', 'web-*', '-c', 'qemu:///other', '--format', 'json', '--report-dir', path.join(dir, 'r1')], { fakeVirsh: true });
     expect(r.exitCode).toBe(0);
