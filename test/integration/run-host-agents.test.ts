@@ -107,4 +107,27 @@ describe('qga-play run against host agents', () => {
       await lock.release();
     }
   });
+
+  test('a secret never appears in reports, JUnit, metrics, JSON or the log, even when the guest echoes it', async () => {
+    const secret = 'hunter2-s3cr3t-value';
+    const stdinSecret = 'stdin-only-s3cr3t';
+    const file = writePlaybook(
+      'secret',
+      `name: secret\ntargets:\n  - vm: a\n    socket: ${agents.sockets[0]}\nsteps:\n  - exec:\n      path: /bin/sh\n      args: [-c, 'echo "token=$TOKEN"; read line; echo "stdin=$line"; echo "$TOKEN" >&2; exit 4']\n      env: { TOKEN: { value: ${secret}, secret: true } }\n      stdin: { value: ${stdinSecret}, secret: true }\n`,
+    );
+    const reports = path.join(dir, 'secret-reports');
+    const metrics = path.join(dir, 'secret.prom');
+    const json = await runCli(['run', file, '--report-dir', reports, '--metrics', metrics, '--format', 'json']);
+    const human = await runCli(['run', file, '--report-dir', reports, '--verbose']);
+    expect(json.exitCode).toBe(1);
+    const step = (JSON.parse(json.stdout) as JsonSummary).vms[0]!.steps[0]!;
+    // The guest really received the secret (it echoed it back), and every output masks it.
+    expect(step.result).toMatchObject({ exitCode: 4, stdout: 'token=***\nstdin=***\n', stderr: '***\n' });
+    const outputs = [json.stdout, json.stderr, human.stdout, human.stderr, readFileSync(metrics, 'utf8')];
+    for (const f of ['summary.json', 'junit.xml', 'a.json']) outputs.push(readFileSync(path.join(reports, f), 'utf8'));
+    for (const text of outputs) {
+      expect(text).not.toContain(secret);
+      expect(text).not.toContain(stdinSecret);
+    }
+  }, 30_000);
 });
