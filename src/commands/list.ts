@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { errorMessage } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { discoverChannels, STANDARD_CHANNEL, type AgentChannel } from '../inventory/channels.js';
+import { discoverDomain, STANDARD_CHANNEL, type AgentChannel } from '../inventory/channels.js';
 import { listAllDomains } from '../inventory/libvirt.js';
 import { openTransport } from '../inventory/resolve.js';
 import { call } from '../transport/transport.js';
@@ -53,7 +53,7 @@ export async function listCommand(argv: ListArgs, io: Io, signal: AbortSignal): 
       limit(async (): Promise<ListedDomain> => {
         let channels: AgentChannel[];
         try {
-          channels = await discoverChannels(uri, d.name, { timeoutMs: 30_000, signal });
+          channels = (await discoverDomain(uri, d.name, { timeoutMs: 30_000, signal })).channels;
         } catch (err) {
           return { name: d.name, state: d.state, channels: [], error: errorMessage(err) };
         }

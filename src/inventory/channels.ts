@@ -17,9 +17,16 @@ export interface AgentChannel {
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'channel' });
 
-/** The virtio channels of a domain XML whose target name looks like a guest agent's. */
-export function parseAgentChannels(xml: string): AgentChannel[] {
-  const doc = parser.parse(xml) as { domain?: { devices?: { channel?: RawChannel[] } } };
+/** What `virsh dumpxml` says about a domain's agents. */
+export interface DomainAgents {
+  /** Only a running domain's XML has an `id`. */
+  running: boolean;
+  channels: AgentChannel[];
+}
+
+/** The domain's state and its virtio channels whose target name looks like a guest agent's. */
+export function parseDomainAgents(xml: string): DomainAgents {
+  const doc = parser.parse(xml) as { domain?: { id?: string; devices?: { channel?: RawChannel[] } } };
   const channels = doc.domain?.devices?.channel ?? [];
   const result: AgentChannel[] = [];
   for (const ch of channels) {
@@ -31,7 +38,7 @@ export function parseAgentChannels(xml: string): AgentChannel[] {
     if (target.state === 'connected' || target.state === 'disconnected') channel.state = target.state;
     result.push(channel);
   }
-  return result;
+  return { running: doc.domain?.id !== undefined, channels: result };
 }
 
 interface RawChannel {
@@ -46,12 +53,27 @@ export interface LibvirtCallOptions {
   virsh?: string;
 }
 
-/** Reads a domain's agent channels through `virsh dumpxml`. */
-export async function discoverChannels(uri: string, domain: string, options: LibvirtCallOptions): Promise<AgentChannel[]> {
+/** Reads a domain's state and agent channels through `virsh dumpxml`. */
+export async function discoverDomain(uri: string, domain: string, options: LibvirtCallOptions): Promise<DomainAgents> {
   const what = `${domain} on ${uri}`;
   const result = await runVirsh(['dumpxml', domain], { uri, what, ...options });
   if (result.exitCode !== 0) throw unreachableFrom(result, what);
-  return parseAgentChannels(result.stdout);
+  return parseDomainAgents(result.stdout);
+}
+
+/** Reads a domain's agent channels through `virsh dumpxml`. */
+export async function discoverChannels(uri: string, domain: string, options: LibvirtCallOptions): Promise<AgentChannel[]> {
+  return (await discoverDomain(uri, domain, options)).channels;
+}
+
+/** The socket of a channel of a running domain, or why there is none to talk to. */
+export async function channelSocketOf(uri: string, domain: string, name: string, options: LibvirtCallOptions): Promise<AgentChannel & { path: string }> {
+  const what = `${domain} on ${uri}`;
+  const found = await discoverDomain(uri, domain, options);
+  const channel = pickChannel(found.channels, name, what);
+  if (!found.running) throw new UnreachableError(`${what}: the domain is not running`, 'DOMAIN_NOT_RUNNING');
+  if (!channel.path) throw new UnreachableError(`${what}: channel ${name} is not a unix socket`, 'CHANNEL_NOT_FOUND');
+  return { ...channel, path: channel.path };
 }
 
 /** Picks the named channel, or explains what the domain has instead. */

@@ -1,9 +1,8 @@
-import { UnreachableError } from '../errors.js';
 import { SocketTransport } from '../transport/socket.js';
 import { VirshTransport } from '../transport/virsh.js';
 import { sshConnector } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
-import { discoverChannels, pickChannel, STANDARD_CHANNEL, type LibvirtCallOptions } from './channels.js';
+import { channelSocketOf, STANDARD_CHANNEL, type LibvirtCallOptions } from './channels.js';
 
 /** Where one agent is: a libvirt domain (and channel), or a socket given directly. */
 export interface AgentAddress {
@@ -45,12 +44,7 @@ export async function openTransport(address: AgentAddress, options: LibvirtCallO
   let path = address.socket;
   let ssh = address.ssh;
   if (!path) {
-    const what = `${address.domain} on ${address.uri}`;
-    const found = pickChannel(await discoverChannels(address.uri, address.domain, options), channel, what);
-    path = found.path;
-    if (!path) {
-      throw new UnreachableError(`${what}: channel ${channel} is not a unix socket`, 'CHANNEL_NOT_FOUND');
-    }
+    path = (await channelSocketOf(address.uri, address.domain, channel, options)).path;
     ssh ??= sshHostOf(address.uri);
   }
   if (ssh) {

@@ -4,7 +4,7 @@ import { CanceledError, errorMessage } from '../errors.js';
 import type { Playbook } from '../playbook/types.js';
 import { LazyTransport } from '../inventory/resolve.js';
 import type { Transport } from '../transport/transport.js';
-import { discoverChannels, pickChannel } from '../inventory/channels.js';
+import { channelSocketOf } from '../inventory/channels.js';
 import { reportError, vmStatus } from './outcome.js';
 import { runStep, type VmRunContext } from './step.js';
 import { resolveTargets } from './targets.js';
@@ -172,8 +172,8 @@ export async function planRun(playbook: Playbook, options: RunOptions = {}): Pro
       limit(async () => {
         if (vm.socket || vm.transport === 'virsh') return vm;
         try {
-          const channel = pickChannel(await discoverChannels(vm.connect, vm.vm, lookup), vm.channel!, `${vm.vm} on ${vm.connect}`);
-          return { ...vm, route: `socket ${channel.path ?? '?'} (channel ${channel.name}${channel.state ? `, ${channel.state}` : ''})` };
+          const channel = await channelSocketOf(vm.connect, vm.vm, vm.channel!, lookup);
+          return { ...vm, route: `socket ${channel.path} (channel ${channel.name}${channel.state ? `, ${channel.state}` : ''})` };
         } catch (err) {
           if (err instanceof CanceledError) throw err;
           return { ...vm, problem: errorMessage(err) };

@@ -85,22 +85,33 @@ export class SocketTransport implements Transport {
     if (signal?.aborted) throw abortError(signal);
     if (this.closed) throw new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED');
     const deadline = Date.now() + options.timeoutMs;
-    const stream = await this.connect(deadline, signal);
-    if (!this.synced) await this.sync(stream, deadline, signal);
-    const noReply = expectsNoReply(request.execute);
-    stream.write(encodeRequest(request));
-    if (noReply) {
-      const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
-      try {
-        const event = await this.next(windowEnd, signal, request.execute);
-        return this.toReply(event);
-      } catch (err) {
-        // No reply, or the agent went away with its guest: that is how these commands succeed.
-        if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
-        throw err;
+    let stage = 'connecting';
+    try {
+      const stream = await this.connect(deadline, signal);
+      stage = 'guest-sync-delimited';
+      if (!this.synced) await this.sync(stream, deadline, signal);
+      stage = request.execute;
+      const noReply = expectsNoReply(request.execute);
+      stream.write(encodeRequest(request));
+      if (noReply) {
+        const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
+        try {
+          return this.toReply(await this.next(windowEnd, signal));
+        } catch (err) {
+          // No reply, or the agent went away with its guest: that is how these commands succeed.
+          if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
+          throw err;
+        }
       }
+      return this.toReply(await this.next(deadline, signal));
+    } catch (err) {
+      // Inner waits time out per attempt; the caller's budget is what the message names.
+      if (err instanceof TimeoutError) {
+        const what = stage === 'connecting' ? `connecting to ${this.path}` : `no answer to ${stage} from agent at ${this.path}`;
+        throw new TimeoutError(`${what} within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs, { cause: err });
+      }
+      throw err;
     }
-    return this.toReply(await this.next(deadline, signal, request.execute));
   }
 
   private toReply(event: DecoderEvent): RawReply {
@@ -150,7 +161,7 @@ export class SocketTransport implements Transport {
       const attemptEnd = Math.min(deadline, Date.now() + this.syncAttemptMs);
       stream.write(handshake.bytes);
       try {
-        await this.wait(attemptEnd, signal, 'guest-sync-delimited', (event) => handshake.accept(event) === 'done');
+        await this.wait(attemptEnd, signal, (event) => handshake.accept(event) === 'done');
         this.discarded += handshake.discarded;
         this.synced = true;
         return;
@@ -162,21 +173,16 @@ export class SocketTransport implements Transport {
   }
 
   /** The next reply, or a refused/garbled one (anything but a bare delimiter). */
-  private next(deadline: number, signal: AbortSignal | undefined, command: string): Promise<DecoderEvent> {
+  private next(deadline: number, signal: AbortSignal | undefined): Promise<DecoderEvent> {
     let found: DecoderEvent | undefined;
-    return this.wait(deadline, signal, command, (event) => {
+    return this.wait(deadline, signal, (event) => {
       if (event.type === 'delimiter') return false;
       found = event;
       return true;
     }).then(() => found!);
   }
 
-  private wait(
-    deadline: number,
-    signal: AbortSignal | undefined,
-    command: string,
-    done: (event: DecoderEvent) => boolean,
-  ): Promise<void> {
+  private wait(deadline: number, signal: AbortSignal | undefined, done: (event: DecoderEvent) => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const finish = (err?: Error): void => {
         clearTimeout(timer);
@@ -192,7 +198,7 @@ export class SocketTransport implements Transport {
       const ms = Math.max(0, deadline - Date.now());
       const timer = setTimeout(() => {
         this.synced = false;
-        finish(new TimeoutError(`no answer to ${command} from agent at ${this.path} within ${formatElapsed(ms)}`, ms));
+        finish(new TimeoutError(`no answer from agent at ${this.path} within ${formatElapsed(ms)}`, ms));
       }, ms);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {

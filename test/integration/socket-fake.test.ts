@@ -96,7 +96,9 @@ describe('SocketTransport against a fake agent', () => {
     const t = await setup(() => undefined, undefined, { syncAttemptMs: 100 });
     const err = await ping(t, 350).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
-    expect((err as Error).message).toMatch(/guest-sync-delimited.*agent\.sock/);
+    // The message names the request's budget, not the last sync attempt's remainder.
+    expect((err as Error).message).toMatch(/no answer to guest-sync-delimited from agent at .*agent\.sock within 350ms/);
+    expect(err).toMatchObject({ timeoutMs: 350 });
   });
 
   test('after a timeout the next request resyncs and never sees the late reply', async () => {

@@ -140,6 +140,11 @@ describe('channel discovery (fake virsh dumpxml)', () => {
       message: expect.stringContaining('has org.qemu.guest_agent.0, org.qemu.guest_agent.1'),
     });
     await expect(openTransport({ uri: URI, domain: 'ghost', channel: 'org.qemu.guest_agent.1' }, opts)).rejects.toMatchObject({ code: 'NO_SUCH_DOMAIN' });
+    // dumpxml of a shut-off domain still names the socket; nobody would answer on it.
+    await expect(openTransport({ uri: URI, domain: 'old', channel: 'org.qemu.guest_agent.1' }, opts)).rejects.toMatchObject({
+      code: 'DOMAIN_NOT_RUNNING',
+      message: 'old on qemu:///system: the domain is not running',
+    });
   });
 });
 

@@ -94,6 +94,14 @@ labDescribe(describe)('fleet time sync on lab guests', () => {
   test('measure-only reports the drift and changes nothing', async () => {
     const vm = LAB_GUESTS[0]!;
     await skew(vm, 5);
+    try {
+      await measureOnly(vm);
+    } finally {
+      await skew(vm, 0);
+    }
+  }, 60_000);
+
+  async function measureOnly(vm: string): Promise<void> {
     const file = path.join(dir, 'measure.yaml');
     writeFileSync(file, `name: measure\ntargets:\n  - vm: ${vm}\nsteps:\n  - time-sync: { measure-only: true }\n`);
     const r = await runJson(['run', file, '--report-dir', path.join(dir, 'm')]);
@@ -101,7 +109,7 @@ labDescribe(describe)('fleet time sync on lab guests', () => {
     expect(syncResult(r.summary, vm)).toMatchObject({ action: 'none' });
     expect(Math.abs(syncResult(r.summary, vm).offsetBeforeMs - 5000)).toBeLessThan(1000);
     expect(Math.abs((await trueOffset(vm)).offsetMs - 5000)).toBeLessThan(1000);
-  }, 60_000);
+  }
 
   test('through the socket transport (channel .1) the error bound is far narrower than through virsh', async () => {
     const vm = LAB_GUESTS[1]!;
