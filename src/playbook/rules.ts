@@ -161,16 +161,13 @@ export const agentRequests: Rule = (ctx) => {
   }
 };
 
-/** After shutdown the VM is off; after reboot the agent is gone for a while. */
+/** After shutdown the VM is off. (A reboot step itself waits until the agent is back.) */
 export const powerSteps: Rule = (ctx) => {
   const list = steps(ctx);
   for (const [i, { index, kind }] of list.entries()) {
     const next = list[i + 1];
     if (!next) break;
     if (kind === 'shutdown') ctx.warn(['steps', next.index], `steps after \`shutdown\` (line ${ctx.lineOf(['steps', index])}) will find the VM off`);
-    if (kind === 'reboot' && next.kind !== 'wait-agent') {
-      ctx.warn(['steps', next.index], `this step runs while the guest reboots; put \`wait-agent\` after \`reboot\` (line ${ctx.lineOf(['steps', index])})`);
-    }
   }
 };
 

@@ -10,7 +10,7 @@ export type VirshFailure =
 const UNREACHABLE_PATTERNS: [RegExp, UnreachableCode, string][] = [
   [/QEMU guest agent is not connected/i, 'AGENT_NOT_CONNECTED', 'guest agent is not connected (not running in the guest, or still booting)'],
   [/Guest agent not available for now|guest agent command timed out/i, 'AGENT_TIMEOUT', 'guest agent did not answer in time'],
-  [/Guest agent disappeared while executing command/i, 'AGENT_DISAPPEARED', 'guest agent disappeared while executing the command'],
+  [/Guest agent disappeared while executing command|End of file from agent socket/i, 'AGENT_DISAPPEARED', 'guest agent disappeared while executing the command'],
   [/QEMU guest agent is not configured/i, 'AGENT_NOT_CONFIGURED', 'the domain has no guest agent channel configured'],
   [/domain is not running/i, 'DOMAIN_NOT_RUNNING', 'the domain is not running'],
   [/failed to get domain|Domain not found/i, 'NO_SUCH_DOMAIN', 'no such domain'],

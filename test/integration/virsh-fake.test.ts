@@ -41,6 +41,7 @@ describe('virsh transport outcome classification (fake virsh)', () => {
     ['not-available', 'AGENT_TIMEOUT'],
     ['timed-out-new', 'AGENT_TIMEOUT'],
     ['disappeared', 'AGENT_DISAPPEARED'],
+    ['eof', 'AGENT_DISAPPEARED'],
     ['not-running', 'DOMAIN_NOT_RUNNING'],
     ['not-configured', 'AGENT_NOT_CONFIGURED'],
     ['no-such-vm', 'NO_SUCH_DOMAIN'],
@@ -87,6 +88,8 @@ describe('virsh transport outcome classification (fake virsh)', () => {
 
   test('guest-shutdown: the agent disappearing is success', async () => {
     await expect(transport('disappeared').request({ execute: 'guest-shutdown' }, { timeoutMs: 5000 })).resolves.toBeNull();
+    // What libvirt says when the guest powered off before the reply: also how shutdown succeeds.
+    await expect(transport('eof').request({ execute: 'guest-shutdown' }, { timeoutMs: 5000 })).resolves.toBeNull();
     await expect(transport('not-connected').request({ execute: 'guest-shutdown' }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'AGENT_NOT_CONNECTED' });
   });
 

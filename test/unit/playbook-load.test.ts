@@ -166,7 +166,6 @@ describe('warnings', () => {
     ].join('\n');
     expect(parse(text).warnings).toEqual([
       '/pb/site.yaml:3:5: `exclude` only applies to a glob `vm`; `db1` is a plain name',
-      '/pb/site.yaml:6:5: this step runs while the guest reboots; put `wait-agent` after `reboot` (line 5)',
       '/pb/site.yaml:7:23: `guest-get-hostname` is not a QGA command known to qga-play; did you mean `guest-get-host-name`?',
       '/pb/site.yaml:9:5: steps after `shutdown` (line 8) will find the VM off',
     ]);
