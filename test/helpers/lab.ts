@@ -1,14 +1,15 @@
 /**
  * Helpers for the lab tests (test/lab/**): names and paths of the lab's libvirt guests, whether
- * the lab is enabled, and a minimal raw QGA client used to check the lab itself (independent of
- * src/transport, which the lab tests exercise separately).
+ * the lab is enabled, and small QGA helpers built on the project's SocketTransport.
  *
  * Paths here must match scripts/lab/guests.sh.
  */
-import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { SocketTransport } from '../../src/transport/socket.js';
+import { call } from '../../src/transport/transport.js';
+import type { RawReply } from '../../src/qga/protocol.js';
 
 /** libvirt connection the lab uses. */
 export const LAB_URI = 'qemu:///system';
@@ -88,155 +89,17 @@ export async function virshAgentCommand(guest: string, command: Record<string, u
   return (JSON.parse(r.stdout.trim()) as { return: unknown }).return;
 }
 
-export interface QgaError {
-  class: string;
-  desc: string;
-}
-export type QgaReply = { return: unknown } | { error: QgaError };
+export type QgaReply = RawReply['reply'];
 
-/**
- * A raw QGA connection to a unix socket (a guest's .1 channel or a host agent). Resynchronises
- * on connect with 0xFF + guest-sync-delimited (discarding any stale bytes), then runs calls one
- * at a time. Never half-closes (QEMU treats SHUT_WR as a disconnect).
- */
-export class RawQga {
-  private buf = Buffer.alloc(0);
-  private waiter: (() => void) | undefined;
-  private failure: Error | undefined;
-
-  private constructor(private readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.waiter?.();
-    });
-    const fail = (err: Error): void => {
-      this.failure ??= err;
-      this.waiter?.();
-    };
-    sock.on('error', fail);
-    sock.on('close', () => fail(new Error('QGA socket closed')));
-  }
-
-  static async connect(socketPath: string, timeoutMs = 10_000): Promise<RawQga> {
-    const sock = net.createConnection(socketPath);
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`connect ${socketPath}: timeout after ${timeoutMs} ms`));
-      }, timeoutMs);
-      sock.once('connect', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      sock.once('error', (e) => {
-        clearTimeout(t);
-        reject(e);
-      });
-    });
-    const qga = new RawQga(sock);
-    try {
-      await qga.sync(timeoutMs);
-    } catch (e) {
-      qga.close();
-      throw e;
-    }
-    return qga;
-  }
-
-  private async waitFor<T>(take: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = take();
-      if (v !== undefined) return v;
-      if (this.failure) throw this.failure;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`QGA ${what}: no reply within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = undefined;
-    }
-  }
-
-  private takeLine(): string | undefined {
-    const nl = this.buf.indexOf(0x0a);
-    if (nl < 0) return undefined;
-    const line = this.buf.subarray(0, nl).toString('utf8');
-    this.buf = this.buf.subarray(nl + 1);
-    return line;
-  }
-
-  private async sync(timeoutMs: number): Promise<void> {
-    const id = Math.floor(Math.random() * 2 ** 31);
-    this.sock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } }))]));
-    let afterMarker = false;
-    await this.waitFor(
-      () => {
-        for (;;) {
-          if (!afterMarker) {
-            const ff = this.buf.indexOf(0xff);
-            if (ff < 0) {
-              this.buf = Buffer.alloc(0);
-              return undefined;
-            }
-            this.buf = this.buf.subarray(ff + 1);
-            afterMarker = true;
-          }
-          const line = this.takeLine();
-          if (line === undefined) return undefined;
-          afterMarker = false;
-          try {
-            if ((JSON.parse(line) as { return?: unknown }).return === id) return true;
-          } catch {
-            // stale or partial reply: keep looking
-          }
-        }
-      },
-      timeoutMs,
-      'guest-sync-delimited',
-    );
-  }
-
-  /** Sends one command and returns the agent's raw reply ({return} or {error}). */
-  async request(execute: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<QgaReply> {
-    this.sock.write(JSON.stringify(args === undefined ? { execute } : { execute, arguments: args }) + '\n');
-    return this.waitFor(
-      () => {
-        for (;;) {
-          const line = this.takeLine();
-          if (line === undefined) return undefined;
-          if (line.trim() === '') continue;
-          return JSON.parse(line) as QgaReply;
-        }
-      },
-      timeoutMs,
-      execute,
-    );
-  }
-
-  /** Like request(), but throws on an error reply. */
-  async call<T = unknown>(execute: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
-    const reply = await this.request(execute, args, timeoutMs);
-    if ('error' in reply) throw new Error(`${execute}: ${reply.error.class}: ${reply.error.desc}`);
-    return reply.return as T;
-  }
-
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-/** One command over a fresh raw connection. */
+/** One command over a fresh connection to a socket (resynchronised like every SocketTransport). */
 export async function qgaSocketRequest(socketPath: string, execute: string, args?: Record<string, unknown>, timeoutMs = 10_000): Promise<QgaReply> {
-  const qga = await RawQga.connect(socketPath, timeoutMs);
+  const t = new SocketTransport({ path: socketPath });
   try {
-    return await qga.request(execute, args, timeoutMs);
+    const raw = await t.request(args === undefined ? { execute } : { execute, arguments: args }, { timeoutMs });
+    if (raw === null) throw new Error(`${execute}: no reply`);
+    return raw.reply;
   } finally {
-    qga.close();
+    await t.close();
   }
 }
 
@@ -247,18 +110,15 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** guest-exec with captured output through a raw socket, polling guest-exec-status until exit. */
+/** guest-exec with captured output over a socket, polling guest-exec-status until exit. */
 export async function guestExec(socketPath: string, path: string, args: string[] = [], timeoutMs = 30_000): Promise<ExecResult> {
-  const qga = await RawQga.connect(socketPath, timeoutMs);
+  const t = new SocketTransport({ path: socketPath });
+  const opts = { timeoutMs };
   try {
-    const { pid } = await qga.call<{ pid: number }>('guest-exec', { path, arg: args, 'capture-output': true }, timeoutMs);
+    const { pid } = await call(t, 'guest-exec', { path, arg: args, 'capture-output': true }, opts);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const st = await qga.call<{ exited: boolean; exitcode?: number; signal?: number; 'out-data'?: string; 'err-data'?: string }>(
-        'guest-exec-status',
-        { pid },
-        timeoutMs,
-      );
+      const st = await call(t, 'guest-exec-status', { pid }, opts);
       if (st.exited) {
         return {
           exitcode: st.exitcode,
@@ -271,6 +131,6 @@ export async function guestExec(socketPath: string, path: string, args: string[]
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
-    qga.close();
+    await t.close();
   }
 }

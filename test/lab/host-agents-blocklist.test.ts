@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execa } from 'execa';
 import { HOST_CHANGING_COMMANDS } from '../../src/qga/commands.js';
 import { HOST_AGENT_BLOCKED, LAB_SCRIPT, startHostAgents, type HostAgents } from '../helpers/host-agents.js';
-import { RawQga } from '../helpers/lab.js';
+import { SocketTransport } from '../../src/transport/socket.js';
+import { call } from '../../src/transport/transport.js';
 
 describe('host agent blocklist', () => {
   test('lab.sh agents blocked equals HOST_CHANGING_COMMANDS', async () => {
@@ -26,29 +27,30 @@ describe('host agent blocklist', () => {
 
   describe('a running host agent', () => {
     let agents: HostAgents;
-    let qga: RawQga;
+    let qga: SocketTransport;
+    const opts = { timeoutMs: 10_000 };
     beforeAll(async () => {
       agents = await startHostAgents(2);
-      qga = await RawQga.connect(agents.sockets[1] as string);
+      qga = new SocketTransport({ path: agents.sockets[1] as string });
     });
     afterAll(async () => {
-      qga?.close();
+      await qga?.close();
       await agents?.stop();
     });
 
     test('answers guest-ping', async () => {
-      expect(await qga.request('guest-ping')).toEqual({ return: {} });
+      expect((await qga.request({ execute: 'guest-ping' }, opts))?.reply).toEqual({ return: {} });
     });
 
     test('guest-info lists every host-changing command as disabled and guest-exec as enabled', async () => {
-      const info = await qga.call<{ supported_commands: { name: string; enabled: boolean }[] }>('guest-info');
+      const info = await call(qga, 'guest-info', undefined, opts);
       const enabled = new Map(info.supported_commands.map((c) => [c.name, c.enabled]));
       for (const c of HOST_CHANGING_COMMANDS) expect([c, enabled.get(c)]).toEqual([c, false]);
       expect(enabled.get('guest-exec')).toBe(true);
     });
 
     test.each([...HOST_CHANGING_COMMANDS])('%s answers CommandNotFound "has been disabled"', async (command) => {
-      const reply = await qga.request(command);
+      const reply = (await qga.request({ execute: command }, opts))?.reply;
       expect(reply).toEqual({ error: { class: 'CommandNotFound', desc: `Command ${command} has been disabled` } });
     });
   });
