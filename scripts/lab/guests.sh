@@ -14,7 +14,8 @@ LAB_PKGS=(qemu-guest-agent socat busybox-static cpio kmod linux-image-amd64 qemu
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu)
 LAB_VARIANTS=("$LAB_PREFIX-noagent" "$LAB_PREFIX-nochannel" "$LAB_PREFIX-off")
 
-V() { virsh -q -c "$LAB_URI" "$@"; }
+# libvirt prints a polkit notice on hosts without polkit (no systemd); it changes nothing.
+V() { virsh -q -c "$LAB_URI" "$@" 2> >(grep -v '^Authorization not available' >&2); }
 libvirt_answers() { timeout 15 virsh -c "$LAB_URI" version >/dev/null 2>&1; }
 channel_socket() { printf '%s/channels/%s.agent%s.sock\n' "$LAB_RUN_DIR" "$1" "$2"; }
 console_log() { printf '%s/console/%s.log\n' "$LAB_RUN_DIR" "$1"; }
