@@ -24,12 +24,20 @@ export function sshHostOf(uri: string): string | undefined {
   return decodeURIComponent(m[1]!);
 }
 
+/** Which transport an address will use, without touching it. */
+export function transportKindOf(address: Pick<AgentAddress, 'uri' | 'channel' | 'socket' | 'ssh'>): Transport['kind'] {
+  if (address.socket) return address.ssh ? 'ssh-socket' : 'socket';
+  if ((address.channel ?? STANDARD_CHANNEL) === STANDARD_CHANNEL) return 'virsh';
+  return sshHostOf(address.uri) ? 'ssh-socket' : 'socket';
+}
+
 /** How an address will be reached, without touching it (for plans and dry runs). */
 export function describeRoute(address: AgentAddress): string {
   if (address.socket) return address.ssh ? `socket ${address.socket} on ${address.ssh} via ssh` : `socket ${address.socket}`;
   const channel = address.channel ?? STANDARD_CHANNEL;
   if (channel === STANDARD_CHANNEL) return `virsh qemu-agent-command (${channel})`;
-  return `socket of channel ${channel} (from dumpxml)`;
+  const host = sshHostOf(address.uri);
+  return `socket of channel ${channel} (from dumpxml)${host ? ` on ${host} via ssh` : ''}`;
 }
 
 /**
@@ -66,8 +74,7 @@ export class LazyTransport implements Transport {
     private readonly address: AgentAddress,
     private readonly options: Omit<LibvirtCallOptions, 'timeoutMs'>,
   ) {
-    const channel = address.channel ?? STANDARD_CHANNEL;
-    this.kind = address.socket ? (address.ssh ? 'ssh-socket' : 'socket') : channel === STANDARD_CHANNEL ? 'virsh' : sshHostOf(address.uri) ? 'ssh-socket' : 'socket';
+    this.kind = transportKindOf(address);
     this.describe = address.socket ?? `${address.domain} on ${address.uri}`;
   }
 

@@ -1,8 +1,8 @@
 import picomatch from 'picomatch';
 import type { Playbook, TargetSpec } from '../playbook/types.js';
-import { describeRoute } from '../inventory/resolve.js';
+import { describeRoute, transportKindOf } from '../inventory/resolve.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
-import { STANDARD_CHANNEL, type LibvirtCallOptions } from '../inventory/channels.js';
+import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
 
 /** Options of {@link resolveTargets}. */
@@ -16,7 +16,7 @@ function plan(spec: TargetSpec, vm: string): PlannedVm {
     vm,
     connect: spec.connect,
     route: '',
-    transport: spec.socket ? (spec.ssh ? 'ssh-socket' : 'socket') : (spec.channel ?? STANDARD_CHANNEL) === STANDARD_CHANNEL ? 'virsh' : 'socket',
+    transport: transportKindOf({ uri: spec.connect, channel: spec.channel, socket: spec.socket, ssh: spec.ssh }),
     line: spec.line,
   };
   if (spec.channel) planned.channel = spec.channel;

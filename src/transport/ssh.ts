@@ -10,8 +10,10 @@ export function quoteForRemoteShell(word: string): string {
 
 /**
  * Reaches a unix socket on another host through `ssh HOST socat - UNIX-CONNECT:PATH`. The
- * child's stdin is never closed while the transport lives: socat would half-close the socket,
- * which QEMU treats as a disconnect.
+ * stream ends only when ssh exits, with ssh's (or socat's) own words as the error. The child's
+ * stdin is never closed while the transport lives: socat would half-close the socket, which
+ * QEMU treats as a disconnect. (socat parses its address itself: a path with `'` or `,` in it
+ * cannot be reached this way.)
  */
 export function sshConnector(host: string, path: string, sshOptions: string[] = []): Connector {
   return async (_deadline, signal) => {
@@ -28,16 +30,24 @@ export function sshConnector(host: string, path: string, sshOptions: string[] = 
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-2000);
     });
-    const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+    child.stdin!.on('error', () => undefined);
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        if (child.stdin!.destroyed) callback();
+        else child.stdin!.write(chunk, () => callback());
+      },
+      destroy(err, callback) {
+        child.kill();
+        callback(err);
+      },
+    });
+    child.stdout!.on('data', (chunk: Buffer) => stream.push(chunk));
     void child.then((result) => {
-      const why = stderr.trim() || `ssh exited with ${String(result.exitCode ?? result.signal)}`;
+      const words = stderr.trim().split('\n').filter(Boolean).at(-1);
+      const why = words ?? `ssh exited with ${String(result.exitCode ?? result.signal)}`;
       stream.destroy(new UnreachableError(`${host}:${path} via ssh: ${why}`, 'SSH_FAILED'));
     });
-    const kill = stream.destroy.bind(stream);
-    stream.destroy = (err?: Error | null) => {
-      child.kill();
-      return kill(err ?? undefined);
-    };
     return stream;
   };
 }
