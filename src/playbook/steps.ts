@@ -107,7 +107,7 @@ export function normaliseStep(step: unknown, defaults: { timeoutMs: number }, li
   const kind = stepKindOf(step)!;
   const written = w[kind];
   const params = STEP_NORMALISERS[kind]((isMap(written) ? written : {}) as Written, ctx);
-  const name = typeof w.name === 'string' ? w.name : kind === 'agent' ? (params as StepParams['agent']).execute : kind;
+  const name = typeof w.name === 'string' ? w.name : defaultStepName(kind, params);
   return {
     name,
     kind,
@@ -119,4 +119,22 @@ export function normaliseStep(step: unknown, defaults: { timeoutMs: number }, li
     expect: parseExpect(w.expect as Written | undefined),
     line,
   } as StepSpec;
+}
+
+/** A step's name when the playbook gives none: the kind, or what it runs (exec, agent, files). */
+function defaultStepName(kind: StepKind, params: StepParams[StepKind]): string {
+  switch (kind) {
+    case 'agent':
+      return (params as StepParams['agent']).execute;
+    case 'exec': {
+      const p = params as StepParams['exec'];
+      const line = ['exec', p.path, ...p.args].join(' ');
+      return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+    }
+    case 'file-read':
+    case 'file-write':
+      return `${kind} ${(params as StepParams['file-read']).path}`;
+    default:
+      return kind;
+  }
 }

@@ -71,7 +71,7 @@ describe('normalisation', () => {
       ['ping', 'ping', 30_000, 20],
       ['info', 'info', 30_000, 21],
       ['hostname', 'agent', 5000, 22],
-      ['exec', 'exec', 30_000, 25],
+      ['exec /bin/uname -r', 'exec', 30_000, 25],
     ]);
     expect(step(playbook.steps, 2, 'agent').params).toEqual({ execute: 'guest-get-host-name' });
     const exec = step(playbook.steps, 3, 'exec');
