@@ -21,6 +21,11 @@ export interface RawReply {
   /** Exactly the JSON text of the reply (no trailing newline). */
   text: string;
   reply: QgaReply;
+  /**
+   * Host-clock interval (epoch ms) known to contain the agent's handling of the request, as
+   * tight as the transport can tell: for clock measurements.
+   */
+  window?: { startMs: number; endMs: number };
 }
 
 export function encodeRequest(request: QgaRequest): string {

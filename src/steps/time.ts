@@ -1,43 +1,93 @@
-import { AgentError, StepFailedError } from '../errors.js';
+import { AgentError, ProtocolError, StepFailedError } from '../errors.js';
+import { unwrapReply } from '../qga/protocol.js';
 import { defineStep, explainAgentError, type StepContext } from './context.js';
 import { round } from './query.js';
+import { hostNowMs } from '../util/clock.js';
 
-/** The host's clock in epoch milliseconds, with sub-millisecond resolution. */
-export function hostNowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { hostNowMs };
 
 /** One clock measurement: the guest's offset from the host and its error bound. */
 export interface ClockMeasurement {
   offsetMs: number;
-  /** Half the round trip of the best sample: the true offset is within offsetMs ± this. */
+  /** The true offset is within offsetMs ± this: half the window in which the guest read its clock. */
   errorBoundMs: number;
   rttMs: number;
+  /** Typical delay from sending a request to the middle of the agent's handling of it. */
+  leadMs: number;
+  /** Typical delay from the start of the agent's handling window to its reading the clock. */
+  readDelayMs: number;
   samples: number;
 }
 
 /**
- * Takes `samples` guest-get-time readings, each bracketed by host clock reads, and keeps the
- * one with the shortest round trip: offset = guest time - midpoint of the bracket.
+ * Takes `samples` guest-get-time readings and keeps the one read in the narrowest host-clock
+ * window: offset = guest time - the window's midpoint. The window is what the transport knows
+ * (through virsh: the command's own run, without start-up), else the request's round trip.
  */
 export async function measureOffset(ctx: StepContext, samples: number): Promise<ClockMeasurement> {
-  let best: { offset: number; rtt: number } | undefined;
+  let best: { offset: number; bound: number; rtt: number } | undefined;
+  const leads: number[] = [];
+  const readDelays: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = hostNowMs();
-    const ns = await ctx.call('guest-get-time', undefined);
+    const raw = await ctx.request({ execute: 'guest-get-time' });
     const t1 = hostNowMs();
-    const rtt = t1 - t0;
-    const offset = ns / 1e6 - (t0 + t1) / 2;
-    if (!best || rtt < best.rtt) best = { offset, rtt };
+    if (raw === null) throw new ProtocolError('guest-get-time sent no reply');
+    let ns: number;
+    try {
+      ns = unwrapReply('guest-get-time', raw.reply) as number;
+    } catch (err) {
+      throw explainAgentError(err);
+    }
+    if (typeof ns !== 'number') throw new ProtocolError(`guest-get-time answered ${JSON.stringify(ns)}, not a number of nanoseconds`);
+    const window = raw.window ?? { startMs: t0, endMs: t1 };
+    const mid = (window.startMs + window.endMs) / 2;
+    leads.push(mid - t0);
+    readDelays.push(mid - window.startMs);
+    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0 };
+    if (!best || sample.bound < best.bound) best = sample;
   }
-  return { offsetMs: round(best!.offset), errorBoundMs: round(best!.rtt / 2), rttMs: round(best!.rtt), samples };
+  return {
+    offsetMs: round(best!.offset),
+    errorBoundMs: round(best!.bound),
+    rttMs: round(best!.rtt),
+    leadMs: round(median(leads)),
+    readDelayMs: round(median(readDelays)),
+    samples,
+  };
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 export const timeGet = defineStep({
   kind: 'time-get',
   commands: () => ['guest-get-time'],
-  run: (params, ctx) => measureOffset(ctx, params.samples),
+  async run(params, ctx) {
+    const { offsetMs, errorBoundMs, rttMs, samples } = await measureOffset(ctx, params.samples);
+    return { offsetMs, errorBoundMs, rttMs, samples };
+  },
 });
+
+const SET_ATTEMPTS = 5;
+
+/**
+ * Sets the guest clock from the host's, aimed at the moment the agent will handle the request.
+ * When the transport tells when that was (the request's window), the landing error is known at
+ * once, and a set that landed further off than `goalMs` (a process start-up that took longer
+ * than usual) is sent again. Returns the attempts made.
+ */
+async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const aimMs = hostNowMs() + before.leadMs;
+    const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
+    if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
+    if (!raw?.window || attempt >= SET_ATTEMPTS) return attempt;
+    const landedMs = aimMs - (raw.window.startMs + before.readDelayMs);
+    if (Math.abs(landedMs) <= goalMs) return attempt;
+  }
+}
 
 /** What a time-sync did and what it measured, as the report shows it. */
 export interface TimeSyncResult {
@@ -51,12 +101,15 @@ export interface TimeSyncResult {
   toleranceMs: number;
   /** The agent's error from guest-set-time when the clock was judged by the measurement after. */
   setError?: string;
+  /** guest-set-time calls made (a set that landed off is sent again). */
+  setAttempts?: number;
   note?: string;
 }
 
 /**
  * Measures the offset; when it exceeds the threshold, sets the guest clock (from the host,
- * compensating half the round trip, or from the guest's RTC), then measures again and fails
+ * aimed at the moment the agent will handle the request, or from the guest's RTC), then
+ * measures again and fails
  * when the offset is still above the tolerance.
  */
 export const timeSync = defineStep({
@@ -80,9 +133,9 @@ export const timeSync = defineStep({
     }
     try {
       if (params.source === 'host') {
-        const timeNs = Math.round((hostNowMs() + before.rttMs / 2) * 1e6);
-        await ctx.call('guest-set-time', { time: timeNs });
+        result.setAttempts = await setFromHost(ctx, before, Math.max(params.toleranceMs / 10, 2 * before.errorBoundMs, 1));
       } else {
+        result.setAttempts = 1;
         await ctx.call('guest-set-time', undefined);
       }
     } catch (err) {

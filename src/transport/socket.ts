@@ -5,6 +5,7 @@ import { SyncHandshake } from '../qga/sync.js';
 import { encodeRequest, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
+import { hostNowMs } from '../util/clock.js';
 import {
   abortError,
   ProtocolError,
@@ -92,18 +93,19 @@ export class SocketTransport implements Transport {
       if (!this.synced) await this.sync(stream, deadline, signal);
       stage = request.execute;
       const noReply = expectsNoReply(request.execute);
+      const startMs = hostNowMs();
       stream.write(encodeRequest(request));
       if (noReply) {
         const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
         try {
-          return this.toReply(await this.next(windowEnd, signal));
+          return this.toReply(await this.next(windowEnd, signal), startMs);
         } catch (err) {
           // No reply, or the agent went away with its guest: that is how these commands succeed.
           if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
           throw err;
         }
       }
-      return this.toReply(await this.next(deadline, signal));
+      return this.toReply(await this.next(deadline, signal), startMs);
     } catch (err) {
       // Inner waits time out per attempt; the caller's budget is what the message names.
       if (err instanceof TimeoutError) {
@@ -114,8 +116,8 @@ export class SocketTransport implements Transport {
     }
   }
 
-  private toReply(event: DecoderEvent): RawReply {
-    if (event.type === 'reply') return { text: event.text, reply: event.reply };
+  private toReply(event: DecoderEvent, startMs: number): RawReply {
+    if (event.type === 'reply') return { text: event.text, reply: event.reply, window: { startMs, endMs: hostNowMs() } };
     this.synced = false;
     if (event.type === 'oversize') {
       throw new ProtocolError(

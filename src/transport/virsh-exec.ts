@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { abortError, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
 import { formatElapsed } from '../util/format.js';
+import { hostNowMs } from '../util/clock.js';
 
 /** How virsh's error text is read: an agent error (with its class recovered) or unreachable. */
 export type VirshFailure =
@@ -52,13 +53,23 @@ export interface VirshRunOptions {
   virsh?: string;
   /** What the call was about, for messages (e.g. `web-1 on qemu:///system`). */
   what: string;
+  /** Ask virsh for the command's own duration (`-t`) and note when it arrived. */
+  timing?: boolean;
 }
 
 export interface VirshResult {
   exitCode: number;
+  /** Standard output, without the `-t` timing line. */
   stdout: string;
   stderr: string;
+  /**
+   * With `timing`: the host-clock interval (epoch ms) in which the command itself ran, i.e.
+   * without virsh's start-up and connection: its duration, ending when its timing line arrived.
+   */
+  commandWindow?: { startMs: number; endMs: number };
 }
+
+const TIMING_LINE = /^\(Time: ([\d.]+) ms\)\s*$/m;
 
 /**
  * Runs `virsh -c URI ARGS...` with an argument array, a hard deadline on the subprocess and the
@@ -67,15 +78,28 @@ export interface VirshResult {
  */
 export async function runVirsh(args: string[], options: VirshRunOptions): Promise<VirshResult> {
   if (options.signal?.aborted) throw abortError(options.signal);
-  const result = await execa(options.virsh ?? 'virsh', ['-c', options.uri, ...args], {
+  const argv = [...(options.timing ? ['-t'] : []), '-c', options.uri, ...args];
+  const subprocess = execa(options.virsh ?? 'virsh', argv, {
     timeout: Math.max(1, Math.round(options.timeoutMs)),
     cancelSignal: options.signal,
     reject: false,
+    buffer: false,
     stdin: 'ignore',
     // libvirt's messages are matched as text: keep them in English.
     env: { LC_ALL: 'C', LANG: 'C' },
     forceKillAfterDelay: 1000,
   });
+  let stdout = '';
+  let stderr = '';
+  let timingAt: number | undefined;
+  subprocess.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (options.timing && timingAt === undefined && TIMING_LINE.test(stdout)) timingAt = hostNowMs();
+  });
+  subprocess.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const result = await subprocess;
   if (result.isCanceled) throw abortError(options.signal!);
   if (result.timedOut) {
     throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs);
@@ -87,7 +111,10 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   if (result.exitCode === undefined) {
     throw new UnreachableError(`${options.what}: virsh ended by ${result.signal ?? 'a signal'}`, 'VIRSH_FAILED', { cause });
   }
-  return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+  const timing = options.timing ? TIMING_LINE.exec(stdout) : null;
+  const out: VirshResult = { exitCode: result.exitCode, stdout: timing ? stdout.replace(TIMING_LINE, '') : stdout, stderr };
+  if (timing && timingAt !== undefined) out.commandWindow = { startMs: timingAt - Number(timing[1]), endMs: timingAt };
+  return out;
 }
 
 /** Turns a failed virsh run that is not an agent error into an UnreachableError. */

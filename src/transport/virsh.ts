@@ -32,7 +32,7 @@ export class VirshTransport implements Transport {
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const result = await runVirsh(
       ['qemu-agent-command', this.options.domain, JSON.stringify(request), '--timeout', String(seconds)],
-      { uri: this.options.uri, timeoutMs: options.timeoutMs, signal: options.signal, virsh: this.options.virsh, what: this.describe },
+      { uri: this.options.uri, timeoutMs: options.timeoutMs, signal: options.signal, virsh: this.options.virsh, what: this.describe, timing: true },
     );
     if (result.exitCode === 0) {
       const text = result.stdout.trim();
@@ -44,7 +44,8 @@ export class VirshTransport implements Transport {
       }
       const reply = asReply(value);
       if (!reply) throw new ProtocolError(`${this.describe}: not a QGA reply: ${JSON.stringify(text.slice(0, 200))}`);
-      return { text, reply };
+      // The agent ran inside the command's own time, not virsh's start-up and connection.
+      return result.commandWindow ? { text, reply, window: result.commandWindow } : { text, reply };
     }
     const failure = classifyVirshError(result.stderr);
     if (failure.kind === 'agent') {

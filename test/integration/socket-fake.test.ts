@@ -33,7 +33,12 @@ describe('SocketTransport against a fake agent', () => {
     const t = await setup(wellBehaved, (conn) => {
       conn.write('{"return": {"stale": true}}\n{"return": 123}\n{"return": {"half": "AAAA');
     });
-    await expect(ping(t)).resolves.toEqual({ text: '{"return":{}}', reply: { return: {} } });
+    const before = performance.timeOrigin + performance.now();
+    const raw = await ping(t);
+    expect(raw).toMatchObject({ text: '{"return":{}}', reply: { return: {} } });
+    // The window runs from writing the request to reading its reply: after the resync.
+    expect(raw!.window!.startMs).toBeGreaterThan(before);
+    expect(raw!.window!.endMs).toBeGreaterThanOrEqual(raw!.window!.startMs);
     expect(t.discarded).toBeGreaterThanOrEqual(2);
   });
 
