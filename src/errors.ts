@@ -104,3 +104,15 @@ export function abortError(signal: AbortSignal): CanceledError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+const NO_RETRY = Symbol('qga-play.noRetry');
+
+/** Marks an error whose step must not be sent again (the guest may already have acted on it). */
+export function notRetryable<E>(err: E): E {
+  if (err !== null && typeof err === 'object') (err as Record<symbol, boolean>)[NO_RETRY] = true;
+  return err;
+}
+
+export function isRetryable(err: unknown): boolean {
+  return !(err !== null && typeof err === 'object' && (err as Record<symbol, boolean>)[NO_RETRY]);
+}

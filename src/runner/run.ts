@@ -3,9 +3,9 @@ import pLimit from 'p-limit';
 import { CanceledError, errorMessage } from '../errors.js';
 import type { Playbook } from '../playbook/types.js';
 import { LazyTransport } from '../inventory/resolve.js';
-import type { Transport } from '../transport/transport.js';
+import { call, type Transport } from '../transport/transport.js';
 import { channelSocketOf } from '../inventory/channels.js';
-import { reportError, vmStatus } from './outcome.js';
+import { reportError, statusOf, vmStatus } from './outcome.js';
 import { runStep, type VmRunContext } from './step.js';
 import { resolveTargets } from './targets.js';
 import type { PlannedVm, RunListener, RunResult, RunTotals, StepReport, VmReport } from './types.js';
@@ -84,9 +84,37 @@ async function runVm(playbook: Playbook, planned: PlannedVm, index: number, opti
       }
     }
   } finally {
+    if (vm.facts.frozen) steps.push(await thawLeftFrozen(playbook, vm, transport));
     await transport.close();
   }
   return finish(steps);
+}
+
+const THAW_TIMEOUT_MS = 10_000;
+
+/** A guest must not stay frozen because a later step failed or the run was canceled. */
+async function thawLeftFrozen(playbook: Playbook, vm: VmRunContext, transport: Transport): Promise<StepReport> {
+  const freeze = playbook.steps.find((s) => s.kind === 'fsfreeze');
+  const started = new Date();
+  const report: StepReport = {
+    name: 'fsthaw (automatic: the guest was left frozen)',
+    kind: 'fsthaw',
+    status: 'ok',
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    attempts: 1,
+    line: freeze?.line ?? 0,
+  };
+  try {
+    // Not the run's signal: after a cancel the thaw matters most.
+    report.result = { thawed: await call(transport, 'guest-fsfreeze-thaw', undefined, { timeoutMs: THAW_TIMEOUT_MS }) };
+  } catch (err) {
+    report.status = statusOf(err, false, false);
+    report.error = reportError(err);
+  }
+  report.durationMs = Date.now() - started.getTime();
+  vm.emit({ type: 'step-end', vm: vm.vm, index: playbook.steps.length, report });
+  return report;
 }
 
 export function totalsOf(vms: VmReport[]): RunTotals {

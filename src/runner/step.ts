@@ -1,4 +1,4 @@
-import { TimeoutError } from '../errors.js';
+import { isRetryable, TimeoutError } from '../errors.js';
 import { evaluateExpectations } from '../playbook/expect.js';
 import type { StepSpec } from '../playbook/types.js';
 import { StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
@@ -72,6 +72,7 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
     }, spec.timeoutMs);
     const ctx = new StepContext({ vm: vm.vm, transport: vm.transport, signal: controller.signal, deadline: Date.now() + spec.timeoutMs, domain: vm.domain, facts: vm.facts });
     let report: StepReport;
+    let mayRetry = true;
     try {
       const result = await definition.run(spec.params as never, ctx);
       const checks = spec.expect.length > 0 ? spec.expect : (definition.defaultExpect ?? []);
@@ -82,13 +83,14 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
       const status = statusOf(err, timedOut, vm.signal.aborted);
       const cause = timedOut && !(err instanceof TimeoutError) ? controller.signal.reason : err;
       report = { ...base, status, durationMs: Date.now() - startedAt.getTime(), attempts, error: reportError(cause) };
+      mayRetry = isRetryable(err);
       const partial = (err as { result?: unknown })?.result;
       if (partial !== undefined) report.result = partial;
     } finally {
       clearTimeout(timer);
       vm.signal.removeEventListener('abort', forward);
     }
-    if (retryable(report.status) && attempts <= spec.retries && !vm.signal.aborted) {
+    if (retryable(report.status) && mayRetry && attempts <= spec.retries && !vm.signal.aborted) {
       await sleep(spec.retryDelayMs, vm.signal);
       if (!vm.signal.aborted) continue;
     }

@@ -15,6 +15,8 @@ export interface DomainRef {
 /** What earlier steps learned about a VM's agent. */
 export interface VmFacts {
   info?: GuestInfo;
+  /** A freeze was sent and no thaw has succeeded since: the run thaws before it leaves. */
+  frozen?: boolean;
 }
 
 /** What a step runs with: its VM's transport, its deadline and the run's cancel signal. */

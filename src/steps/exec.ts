@@ -1,7 +1,7 @@
-import { TimeoutError, UnreachableError } from '../errors.js';
+import { abortError, notRetryable, TimeoutError } from '../errors.js';
 import type { GuestExecStatus } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
-import { defineStep, reveal } from './context.js';
+import { defineStep, reveal, type StepContext } from './context.js';
 
 /** Decoded result of a guest-exec. */
 export interface ExecResult {
@@ -58,24 +58,34 @@ export const exec = defineStep({
     if (params.env) args.env = Object.entries(params.env).map(([k, v]) => `${k}=${reveal(v)}`);
     if (params.stdin !== undefined) args['input-data'] = Buffer.from(reveal(params.stdin)).toString('base64');
     const { pid } = await ctx.call('guest-exec', args);
-    let delay = 10;
-    for (;;) {
-      let status: GuestExecStatus;
-      try {
-        status = await ctx.call('guest-exec-status', { pid });
-      } catch (err) {
-        if (err instanceof TimeoutError) throw stillRunning(params.path, pid, started, err);
-        if (err instanceof UnreachableError) Object.assign(err, { result: { pid } });
-        throw err;
-      }
-      if (status.exited) return decodeExecStatus(pid, status, Date.now() - started);
-      if (ctx.remaining() <= 0) throw stillRunning(params.path, pid, started);
-      await ctx.sleep(delay);
-      if (ctx.signal.aborted) throw stillRunning(params.path, pid, started);
-      delay = Math.min(delay * 1.6, 500);
+    // From here the program runs: a retry would start it a second time.
+    try {
+      return await poll(pid, ctx, params.path, started);
+    } catch (err) {
+      throw notRetryable(err);
     }
   },
 });
+
+async function poll(pid: number, ctx: StepContext, path: string, started: number): Promise<ExecResult> {
+  const deadlinePassed = (): boolean => ctx.remaining() <= 0 || (ctx.signal.aborted && ctx.signal.reason instanceof TimeoutError);
+  let delay = 10;
+  for (;;) {
+    let status: GuestExecStatus;
+    try {
+      status = await ctx.call('guest-exec-status', { pid });
+    } catch (err) {
+      if (err instanceof TimeoutError || deadlinePassed()) throw stillRunning(path, pid, started, err);
+      throw Object.assign(err as object, { result: { pid } });
+    }
+    if (status.exited) return decodeExecStatus(pid, status, Date.now() - started);
+    if (deadlinePassed()) throw stillRunning(path, pid, started);
+    await ctx.sleep(delay);
+    if (deadlinePassed()) throw stillRunning(path, pid, started);
+    if (ctx.signal.aborted) throw Object.assign(abortError(ctx.signal), { result: { pid } });
+    delay = Math.min(delay * 1.6, 500);
+  }
+}
 
 function stillRunning(path: string, pid: number, started: number, cause?: unknown): TimeoutError {
   const ms = Date.now() - started;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { StepFailedError } from '../errors.js';
+import { notRetryable, StepFailedError } from '../errors.js';
 import { call } from '../transport/transport.js';
 import { defineStep, type StepContext } from './context.js';
 
@@ -56,13 +56,23 @@ export const fileRead = defineStep({
 /** Writes a local file or inline content to a guest path, continuing short writes. */
 export const fileWrite = defineStep({
   kind: 'file-write',
-  commands: () => ['guest-file-open', 'guest-file-write', 'guest-file-close'],
+  commands: () => ['guest-file-open', 'guest-file-write', 'guest-file-flush', 'guest-file-close'],
   async run(params, ctx) {
     const data = params.from !== undefined ? await readFile(params.from) : Buffer.from(params.content ?? '', 'utf8');
     const chunkSize = ctx.transport.kind === 'virsh' ? WRITE_CHUNK_VIRSH : WRITE_CHUNK_SOCKET;
     let written = 0;
     let calls = 0;
     await withHandle(ctx, params.path, params.mode === 'append' ? 'a' : 'w', async (handle) => {
+      try {
+        await writeAll(handle);
+      } catch (err) {
+        // Appending again after a partial write would duplicate data; overwriting starts afresh.
+        throw params.mode === 'append' && written > 0 ? notRetryable(err) : err;
+      }
+    });
+    return { path: params.path, bytes: written, calls };
+
+    async function writeAll(handle: number): Promise<void> {
       while (written < data.length) {
         const chunk = data.subarray(written, Math.min(written + chunkSize, data.length));
         const r = await ctx.call('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') });
@@ -71,7 +81,6 @@ export const fileWrite = defineStep({
         written += Math.min(r.count, chunk.length);
       }
       if (data.length > 0) await ctx.call('guest-file-flush', { handle });
-    });
-    return { path: params.path, bytes: written, calls };
+    }
   },
 });

@@ -180,4 +180,49 @@ describe('runner outcome rules', () => {
     expect(events.map((e) => e.type)).toEqual(['run-start', 'vm-start', 'step-start', 'step-end', 'vm-end', 'run-end']);
     expect(events.at(-1)).toEqual({ type: 'run-end', result });
   });
+
+  test('an exec that timed out is not retried (that would start the program again), and keeps its pid', async () => {
+    let execs = 0;
+    const { result } = await run(playbook('  - exec: { path: /bin/sleep, args: ["100"] }\n    timeout: 300ms\n    retries: 2\n    retry-delay: 10ms\n', ['a']), (_vm, req) => {
+      if (req.execute === 'guest-exec') {
+        execs++;
+        return ok({ pid: 42 });
+      }
+      // Each status call takes long, so the deadline lands during a call, not between polls.
+      return new Promise((resolve) => setTimeout(() => resolve(ok({ exited: false })), 120));
+    });
+    const step = result.vms[0]!.steps[0]!;
+    expect(step).toMatchObject({ status: 'timed-out', attempts: 1, result: { pid: 42 } });
+    expect(step.error!.message).toMatch(/\/bin\/sleep \(pid 42\) still running/);
+    expect(execs).toBe(1);
+  });
+
+  test('a failure before the program started is retried as usual', async () => {
+    let execs = 0;
+    const { result } = await run(playbook('  - exec: { path: /bin/true }\n    retries: 1\n    retry-delay: 10ms\n', ['a']), (_vm, req) => {
+      if (req.execute === 'guest-exec' && ++execs === 1) throw new UnreachableError('not yet', 'AGENT_NOT_CONNECTED');
+      return req.execute === 'guest-exec' ? ok({ pid: 1 }) : ok({ exited: true, exitcode: 0 });
+    });
+    expect(result.vms[0]!.steps[0]).toMatchObject({ status: 'ok', attempts: 2 });
+  });
+
+  test('a guest left frozen by a failed step is thawed before the run leaves it', async () => {
+    const { result, log } = await run(playbook('  - fsfreeze\n  - hostname\n  - fsthaw\n', ['a']), (_vm, req) => {
+      if (req.execute === 'guest-get-host-name') return agentError('GenericError', 'boom');
+      return ok(1);
+    });
+    expect(statuses(result, 'a')).toEqual(['ok', 'failed', 'skipped', 'ok']);
+    expect(result.vms[0]!.steps[3]!.name).toMatch(/fsthaw \(automatic/);
+    expect(log).toEqual(['a guest-fsfreeze-freeze', 'a guest-get-host-name', 'a guest-fsfreeze-thaw']);
+  });
+
+  test('a canceled run still thaws; a thawed guest is left alone', async () => {
+    const controller = new AbortController();
+    const promise = run(playbook('  - fsfreeze\n  - ping\n  - fsthaw\n', ['a']), (_vm, req) => (req.execute === 'guest-ping' ? new Promise(() => undefined) : ok(1)), { signal: controller.signal });
+    setTimeout(() => controller.abort(new CanceledError('interrupted by SIGTERM')), 50);
+    const canceled = await promise;
+    expect(canceled.log).toEqual(['a guest-fsfreeze-freeze', 'a guest-ping', 'a guest-fsfreeze-thaw']);
+    const fine = await run(playbook('  - fsfreeze\n  - fsthaw\n', ['a']), () => ok(1));
+    expect(fine.log).toEqual(['a guest-fsfreeze-freeze', 'a guest-fsfreeze-thaw']);
+  });
 });
