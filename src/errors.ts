@@ -29,6 +29,7 @@ export type UnreachableCode =
   | 'VIRSH_MISSING'
   | 'VIRSH_FAILED'
   | 'SSH_FAILED'
+  | 'UNSUPPORTED_ROUTE'
   | 'TIMEOUT';
 
 /** The transport or the agent is down: the command did not run, or its fate is unknown. */
@@ -64,7 +65,7 @@ export class AgentError extends QgaPlayError {
 
 /** The peer spoke something that is not the QGA protocol, or too much of it. */
 export class ProtocolError extends QgaPlayError {
-  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' = 'PROTOCOL', options?: { cause?: unknown }) {
+  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: { cause?: unknown }) {
     super(message, code, options);
   }
 }

@@ -3,6 +3,7 @@ import { VirshTransport } from '../transport/virsh.js';
 import { sshConnector } from '../transport/ssh.js';
 import type { Transport } from '../transport/transport.js';
 import { channelSocketOf, STANDARD_CHANNEL, type LibvirtCallOptions } from './channels.js';
+import { UnreachableError } from '../errors.js';
 
 /** Where one agent is: a libvirt domain (and channel), or a socket given directly. */
 export interface AgentAddress {
@@ -17,18 +18,38 @@ export interface AgentAddress {
   maxReplyBytes?: number;
 }
 
-/** The host of a remote libvirt URI (`qemu+ssh://root@hv2/system` gives `root@hv2`). */
-export function sshHostOf(uri: string): string | undefined {
-  const m = /^[a-z0-9]+\+ssh:\/\/([^/?]+)/i.exec(uri);
-  if (!m) return undefined;
-  return decodeURIComponent(m[1]!);
+/** Where a libvirt URI's domains live, as far as reaching their sockets goes. */
+export type UriHost =
+  | { kind: 'local' }
+  /** Reached with ssh: `host` is `user@name`, `options` the port and key file. */
+  | { kind: 'ssh'; host: string; options: string[] }
+  /** Remote through libvirt's own TLS or TCP: no way to its sockets. */
+  | { kind: 'other'; uri: string };
+
+/** Reads the host part of a libvirt URI (`qemu+ssh://root@hv2:2222/system?keyfile=/k`). */
+export function uriHost(uri: string): UriHost {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return { kind: 'local' };
+  }
+  if (!url.hostname || url.hostname === 'localhost') return { kind: 'local' };
+  const transport = url.protocol.replace(/:$/, '').split('+')[1] ?? 'tls';
+  if (!['ssh', 'libssh', 'libssh2'].includes(transport)) return { kind: 'other', uri };
+  const host = url.username ? `${decodeURIComponent(url.username)}@${url.hostname}` : url.hostname;
+  const options: string[] = [];
+  if (url.port) options.push('-p', url.port);
+  const keyfile = url.searchParams.get('keyfile');
+  if (keyfile) options.push('-i', keyfile);
+  return { kind: 'ssh', host, options };
 }
 
 /** Which transport an address will use, without touching it. */
 export function transportKindOf(address: Pick<AgentAddress, 'uri' | 'channel' | 'socket' | 'ssh'>): Transport['kind'] {
   if (address.socket) return address.ssh ? 'ssh-socket' : 'socket';
   if ((address.channel ?? STANDARD_CHANNEL) === STANDARD_CHANNEL) return 'virsh';
-  return sshHostOf(address.uri) ? 'ssh-socket' : 'socket';
+  return uriHost(address.uri).kind === 'local' ? 'socket' : 'ssh-socket';
 }
 
 /** How an address will be reached, without touching it (for plans and dry runs). */
@@ -36,8 +57,8 @@ export function describeRoute(address: AgentAddress): string {
   if (address.socket) return address.ssh ? `socket ${address.socket} on ${address.ssh} via ssh` : `socket ${address.socket}`;
   const channel = address.channel ?? STANDARD_CHANNEL;
   if (channel === STANDARD_CHANNEL) return `virsh qemu-agent-command (${channel})`;
-  const host = sshHostOf(address.uri);
-  return `socket of channel ${channel} (from dumpxml)${host ? ` on ${host} via ssh` : ''}`;
+  const host = uriHost(address.uri);
+  return `socket of channel ${channel} (from dumpxml)${host.kind === 'ssh' ? ` on ${host.host} via ssh` : ''}`;
 }
 
 /**
@@ -50,13 +71,20 @@ export async function openTransport(address: AgentAddress, options: LibvirtCallO
     return new VirshTransport({ uri: address.uri, domain: address.domain, virsh: options.virsh });
   }
   let path = address.socket;
-  let ssh = address.ssh;
+  let ssh = address.ssh ? { host: address.ssh, options: [] as string[] } : undefined;
   if (!path) {
+    const host = uriHost(address.uri);
+    if (host.kind === 'other') {
+      throw new UnreachableError(
+        `${address.domain} on ${address.uri}: channel ${channel} is a socket on the remote host; reach it with a qemu+ssh:// URI`,
+        'UNSUPPORTED_ROUTE',
+      );
+    }
     path = (await channelSocketOf(address.uri, address.domain, channel, options)).path;
-    ssh ??= sshHostOf(address.uri);
+    if (host.kind === 'ssh') ssh = host;
   }
   if (ssh) {
-    return new SocketTransport({ path: `${ssh}:${path}`, kind: 'ssh-socket', connector: sshConnector(ssh, path), maxReplyBytes: address.maxReplyBytes });
+    return new SocketTransport({ path: `${ssh.host}:${path}`, kind: 'ssh-socket', connector: sshConnector(ssh.host, path, ssh.options), maxReplyBytes: address.maxReplyBytes });
   }
   return new SocketTransport({ path, maxReplyBytes: address.maxReplyBytes });
 }

@@ -137,32 +137,27 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
   setMaxListeners(0, signal);
   options = { ...options, signal };
   const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
-  const warnings: string[] = [];
-  let planned: PlannedVm[] = [];
-  const failedLookups: VmReport[] = [];
-  try {
-    const resolved = await resolveTargets(playbook, lookup);
-    planned = resolved.vms;
-    warnings.push(...resolved.warnings);
-  } catch (err) {
-    if (err instanceof CanceledError) throw err;
-    // A connection that cannot be listed is an unreachable outcome of the run, not a crash.
-    warnings.push(`cannot resolve targets: ${errorMessage(err)}`);
+  const resolved = await resolveTargets(playbook, lookup);
+  const planned = resolved.vms;
+  const warnings = [...resolved.warnings];
+  // A glob whose connection could not be listed is one unreachable entry, named by the glob.
+  const failedLookups: VmReport[] = resolved.unresolved.map(({ target, error }) => {
+    warnings.push(`${playbook.file}:${target.line}: cannot list the domains of ${target.connect}: ${errorMessage(error)}`);
     const first = playbook.steps[0]!;
-    failedLookups.push({
-      vm: '(targets)',
-      connect: playbook.connect,
+    return {
+      vm: target.vm,
+      connect: target.connect,
       transport: 'none',
-      route: 'virsh list',
+      route: 'virsh list (failed)',
       status: 'unreachable',
       startedAt: started.toISOString(),
       durationMs: Date.now() - started.getTime(),
       steps: [
-        { name: first.name, kind: first.kind, status: 'unreachable', durationMs: 0, attempts: 1, error: reportError(err), line: first.line },
+        { name: first.name, kind: first.kind, status: 'unreachable', durationMs: 0, attempts: 1, error: reportError(error), line: first.line },
         ...skippedOrCanceled(playbook, 1, 'skipped'),
       ],
-    });
-  }
+    };
+  });
   for (const message of warnings) emit({ type: 'warning', message });
   const concurrency = Math.max(1, options.concurrency ?? playbook.concurrency);
   emit({
@@ -193,7 +188,7 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
 /** The plan of a dry run: targets resolved, sockets of non-standard channels looked up. */
 export async function planRun(playbook: Playbook, options: RunOptions = {}): Promise<{ vms: (PlannedVm & { problem?: string })[]; warnings: string[] }> {
   const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
-  const { vms, warnings } = await resolveTargets(playbook, lookup);
+  const { vms, warnings, unresolved } = await resolveTargets(playbook, lookup);
   const limit = pLimit(Math.max(1, options.concurrency ?? playbook.concurrency));
   const checked = await Promise.all(
     vms.map((vm) =>
@@ -209,5 +204,13 @@ export async function planRun(playbook: Playbook, options: RunOptions = {}): Pro
       }),
     ),
   );
-  return { vms: checked, warnings };
+  const failed = unresolved.map(({ target, error }) => ({
+    vm: target.vm,
+    connect: target.connect,
+    route: 'virsh list',
+    transport: 'virsh' as const,
+    line: target.line,
+    problem: `cannot list domains: ${errorMessage(error)}`,
+  }));
+  return { vms: [...checked, ...failed], warnings };
 }

@@ -4,6 +4,7 @@ import { describeRoute, transportKindOf } from '../inventory/resolve.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
+import { CanceledError } from '../errors.js';
 
 /** Options of {@link resolveTargets}. */
 export interface ResolveOptions extends LibvirtCallOptions {
@@ -32,8 +33,9 @@ function plan(spec: TargetSpec, vm: string): PlannedVm {
  * are unreachable). A VM named by a glob and by its own entry takes its own entry's route (its
  * channel, say) at the glob's place; a VM matched by two globs takes the first.
  */
-export async function resolveTargets(playbook: Playbook, options: ResolveOptions): Promise<{ vms: PlannedVm[]; warnings: string[] }> {
+export async function resolveTargets(playbook: Playbook, options: ResolveOptions): Promise<ResolvedTargets> {
   const warnings: string[] = [];
+  const unresolved: ResolvedTargets['unresolved'] = [];
   const running = new Map<string, Promise<string[]>>();
   const listed = (uri: string): Promise<string[]> => {
     let p = running.get(uri);
@@ -51,7 +53,14 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     let names: string[];
     if (fromGlob) {
       const isMatch = picomatch(spec.vm);
-      names = (await listed(spec.connect)).filter((n) => isMatch(n));
+      try {
+        names = (await listed(spec.connect)).filter((n) => isMatch(n));
+      } catch (err) {
+        // One hypervisor that cannot be listed does not stop the others.
+        if (err instanceof CanceledError) throw err;
+        unresolved.push({ target: spec, error: err });
+        continue;
+      }
       if (names.length === 0) warnings.push(`${playbook.file}:${spec.line}: vm "${spec.vm}" matches no running domain on ${spec.connect}`);
     } else {
       names = [spec.vm];
@@ -67,6 +76,13 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
       vms.push(plan((fromGlob && named.get(key)) || spec, name));
     }
   }
-  if (limit && vms.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);
-  return { vms, warnings };
+  if (limit && vms.length === 0 && unresolved.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);
+  return { vms, warnings, unresolved };
+}
+
+/** VMs to run on, and the glob targets whose connection could not be listed. */
+export interface ResolvedTargets {
+  vms: PlannedVm[];
+  warnings: string[];
+  unresolved: { target: TargetSpec; error: unknown }[];
 }

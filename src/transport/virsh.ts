@@ -1,6 +1,10 @@
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply } from '../qga/commands.js';
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, TimeoutError } from '../errors.js';
+
+// Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN); keep clear of it.
+const MAX_ARG_BYTES = 120 * 1024;
+const NO_REPLY_WINDOW_MS = 5000;
 import { classifyVirshError, runVirsh, unreachableFrom } from './virsh-exec.js';
 import type { RequestOptions, Transport } from './transport.js';
 
@@ -28,12 +32,32 @@ export class VirshTransport implements Transport {
   }
 
   async request(request: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
+    const json = JSON.stringify(request);
+    if (Buffer.byteLength(json) > MAX_ARG_BYTES) {
+      throw new ProtocolError(
+        `${this.describe}: ${request.execute} request is ${Buffer.byteLength(json)} bytes; through virsh one argument holds at most ${MAX_ARG_BYTES} (use a socket channel, or less data per step)`,
+        'REQUEST_TOO_LARGE',
+      );
+    }
+    // guest-shutdown and guest-suspend-* never reply: wait a short while for an error, no more.
+    const noReply = expectsNoReply(request.execute);
+    const timeoutMs = noReply ? Math.min(options.timeoutMs, NO_REPLY_WINDOW_MS) : options.timeoutMs;
     // --timeout covers the command but not libvirt's own sync; the subprocess deadline covers both.
-    const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-    const result = await runVirsh(
-      ['qemu-agent-command', this.options.domain, JSON.stringify(request), '--timeout', String(seconds)],
-      { uri: this.options.uri, timeoutMs: options.timeoutMs, signal: options.signal, virsh: this.options.virsh, what: this.describe, timing: true },
-    );
+    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    let result;
+    try {
+      result = await runVirsh(['qemu-agent-command', this.options.domain, json, '--timeout', String(seconds)], {
+        uri: this.options.uri,
+        timeoutMs,
+        signal: options.signal,
+        virsh: this.options.virsh,
+        what: this.describe,
+        timing: true,
+      });
+    } catch (err) {
+      if (noReply && err instanceof TimeoutError) return null;
+      throw err;
+    }
     if (result.exitCode === 0) {
       const text = result.stdout.trim();
       let value: unknown;

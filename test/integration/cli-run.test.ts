@@ -71,6 +71,20 @@ describe('targets and plans (fake virsh)', () => {
     expect(step.error!.message).toMatch(/agent did not answer within .* attempts; last: .*guest agent is not connected/);
   });
 
+  test('a hypervisor that cannot be listed is one unreachable entry; the others run', async () => {
+    const file = playbook('dead', 'name: dead\ntargets:\n  - vm: "web-*"\n  - vm: "*"\n    connect: qemu+ssh://root@dead/system\nsteps:\n  - ping\n');
+    const r = await runCli(['run', file, '--format', 'json', '--report-dir', path.join(dir, 'rdead')], { fakeVirsh: true });
+    expect(r.exitCode).toBe(3);
+    const summary = JSON.parse(r.stdout) as JsonSummary;
+    expect(summary.vms.map((v) => [v.vm, v.connect, v.status])).toEqual([
+      ['web-1', 'qemu:///system', 'ok'],
+      ['web-2', 'qemu:///system', 'ok'],
+      ['*', 'qemu+ssh://root@dead/system', 'unreachable'],
+    ]);
+    expect(summary.vms[2]!.steps[0]!.error).toMatchObject({ code: 'LIBVIRT_UNAVAILABLE', message: expect.stringContaining('dead') });
+    expect(r.stderr).toMatch(/dead\.yaml:4: cannot list the domains of qemu\+ssh:\/\/root@dead\/system/);
+  });
+
   test('run with --limit and -c: only matching VMs, on the given connection', async () => {
     const r = await runCli(['run', fleet(), '--limit', 'web-*', '-c', 'qemu:///other', '--format', 'json', '--report-dir', path.join(dir, 'r1')], { fakeVirsh: true });
     expect(r.exitCode).toBe(0);

@@ -6,7 +6,7 @@ import { VirshTransport } from '../../src/transport/virsh.js';
 import { classifyVirshError } from '../../src/transport/virsh-exec.js';
 import { call } from '../../src/transport/transport.js';
 import { discoverChannels } from '../../src/inventory/channels.js';
-import { openTransport } from '../../src/inventory/resolve.js';
+import { openTransport, uriHost } from '../../src/inventory/resolve.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { AgentError, CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
 import { FAKE_VIRSH, runCli } from '../helpers/cli.js';
@@ -100,6 +100,20 @@ describe('virsh transport outcome classification (fake virsh)', () => {
     await expect(transport('not-connected').request({ execute: 'guest-shutdown' }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'AGENT_NOT_CONNECTED' });
   });
 
+  test('guest-shutdown whose agent stays silent: success after a short window, not a timeout', async () => {
+    const started = Date.now();
+    await expect(transport('hang').request({ execute: 'guest-shutdown' }, { timeoutMs: 400 })).resolves.toBeNull();
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  test('a request too large for one argv string fails clearly before spawning virsh', async () => {
+    const big = { execute: 'guest-file-write', arguments: { handle: 1, 'buf-b64': 'A'.repeat(200 * 1024) } };
+    await expect(transport('ok-1').request(big, { timeoutMs: 5000 })).rejects.toMatchObject({
+      code: 'REQUEST_TOO_LARGE',
+      message: expect.stringContaining('use a socket channel'),
+    });
+  });
+
   test('a missing virsh binary is VIRSH_MISSING', async () => {
     const t = new VirshTransport({ uri: URI, domain: 'x', virsh: '/nonexistent/virsh' });
     await expect(t.request({ execute: 'guest-ping' }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'VIRSH_MISSING' });
@@ -139,6 +153,23 @@ describe('channel discovery (fake virsh dumpxml)', () => {
     const t = await openTransport({ uri: 'qemu+ssh://root@hv2/system', domain: 'two-channels', channel: 'org.qemu.guest_agent.1' }, opts);
     expect(t.kind).toBe('ssh-socket');
     expect(t.describe).toBe('root@hv2:/run/fake/two-channels.1.sock');
+  });
+
+  test('libvirt URIs: ssh user, port and key file; TLS/TCP hosts cannot reach a socket', async () => {
+    expect(uriHost('qemu:///system')).toEqual({ kind: 'local' });
+    expect(uriHost('qemu+unix:///system')).toEqual({ kind: 'local' });
+    expect(uriHost('qemu+ssh://root@hv2:2222/system?keyfile=/etc/qga/id_ed25519')).toEqual({
+      kind: 'ssh',
+      host: 'root@hv2',
+      options: ['-p', '2222', '-i', '/etc/qga/id_ed25519'],
+    });
+    expect(uriHost('qemu+libssh2://hv3/system')).toEqual({ kind: 'ssh', host: 'hv3', options: [] });
+    expect(uriHost('qemu+tcp://hv4/system')).toMatchObject({ kind: 'other' });
+    expect(uriHost('qemu://hv5/system')).toMatchObject({ kind: 'other' });
+    await expect(openTransport({ uri: 'qemu+tls://hv4/system', domain: 'two-channels', channel: 'org.qemu.guest_agent.1' }, opts)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_ROUTE',
+      message: expect.stringContaining('qemu+ssh://'),
+    });
   });
 
   test('no agent channel, an unknown channel, an unknown domain: clear errors', async () => {
