@@ -3,9 +3,27 @@ import { isSecret } from '../playbook/secret.js';
 /** What a secret shows as, everywhere. */
 export const MASK = '***';
 
-/** The secrets worth replacing: non-empty, longest first (so a secret that contains another goes whole). */
+/**
+ * The secrets worth replacing, longest first (so a secret that contains another goes whole):
+ * each one as written and as it reads inside base64 (file contents, binary output), at each of
+ * the three byte alignments.
+ */
 function prepare(secrets: readonly string[]): string[] {
-  return [...new Set(secrets.filter((s) => typeof s === 'string' && s.length > 0))].sort((a, b) => b.length - a.length);
+  const plain = secrets.filter((s) => typeof s === 'string' && s.length > 0);
+  return [...new Set([...plain, ...plain.flatMap(base64Forms)])].sort((a, b) => b.length - a.length);
+}
+
+/** The base64 characters that encode only `secret`'s bytes, wherever it starts in a stream. */
+function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const forms: string[] = [];
+  for (let k = 0; k < 3; k++) {
+    const encoded = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+    const core = encoded.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
+    // Too short a core would mask innocent base64 by chance.
+    if (core.length >= 6) forms.push(core);
+  }
+  return forms;
 }
 
 /** Replaces every occurrence of each secret in `text` with `***`. */

@@ -22,7 +22,7 @@ export const setPassword = defineStep({
   commands: () => ['guest-set-user-password'],
   async run(params, ctx) {
     const password = Buffer.from(reveal(params.password), 'utf8').toString('base64');
-    await ctx.call('guest-set-user-password', { username: params.user, password, crypted: params.crypted });
+    await ctx.call('guest-set-user-password', { username: params.user, password, crypted: params.crypted }, { sensitive: true });
     return { user: params.user };
   },
 });

@@ -44,10 +44,11 @@ export class StepContext {
   }
 
   /** Sends a typed command with the time left; a disabled command becomes a clear failure. */
-  async call<C extends QgaCommandName>(command: C, args: ArgsOf<C>, timeoutMs = this.remaining()): Promise<ReturnOf<C>> {
+  async call<C extends QgaCommandName>(command: C, args: ArgsOf<C>, options: { timeoutMs?: number; sensitive?: boolean } = {}): Promise<ReturnOf<C>> {
+    const timeoutMs = options.timeoutMs ?? this.remaining();
     if (timeoutMs <= 0) throw new TimeoutError(`no time left for ${command}`, 0);
     try {
-      return await call(this.transport, command, args, { timeoutMs, signal: this.signal });
+      return await call(this.transport, command, args, { timeoutMs, signal: this.signal, sensitive: options.sensitive });
     } catch (err) {
       throw explainAgentError(err);
     }

@@ -2,6 +2,7 @@ import { abortError, notRetryable, TimeoutError } from '../errors.js';
 import type { GuestExecStatus } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
 import { defineStep, reveal, type StepContext } from './context.js';
+import { isSecret } from '../playbook/secret.js';
 
 /** Decoded result of a guest-exec. */
 export interface ExecResult {
@@ -10,9 +11,9 @@ export interface ExecResult {
   signal?: number;
   stdout?: string;
   stderr?: string;
-  /** Output that is not UTF-8 is kept as base64 here instead. */
-  stdoutBase64?: string;
-  stderrBase64?: string;
+  /** The output was not UTF-8: invalid bytes show as U+FFFD (copy binary output with file-read). */
+  stdoutLossy?: boolean;
+  stderrLossy?: boolean;
   stdoutTruncated?: boolean;
   stderrTruncated?: boolean;
   /** Either stream hit the agent's 16 MiB capture cap. */
@@ -21,13 +22,16 @@ export interface ExecResult {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const lossyUtf8 = new TextDecoder('utf-8');
 
+// Reports hold text: a secret in it can be masked, which base64 would hide from the mask.
 function decodeStream(b64: string | undefined, name: 'stdout' | 'stderr', into: Partial<ExecResult>): void {
   const bytes = Buffer.from(b64 ?? '', 'base64');
   try {
     into[name] = utf8.decode(bytes);
   } catch {
-    into[`${name}Base64`] = b64;
+    into[name] = lossyUtf8.decode(bytes);
+    into[`${name}Lossy`] = true;
   }
 }
 
@@ -57,7 +61,8 @@ export const exec = defineStep({
     if (params.args.length > 0) args.arg = params.args;
     if (params.env) args.env = Object.entries(params.env).map(([k, v]) => `${k}=${reveal(v)}`);
     if (params.stdin !== undefined) args['input-data'] = Buffer.from(reveal(params.stdin)).toString('base64');
-    const { pid } = await ctx.call('guest-exec', args);
+    const sensitive = Object.values(params.env ?? {}).some(isSecret) || (params.stdin !== undefined && isSecret(params.stdin));
+    const { pid } = await ctx.call('guest-exec', args, { sensitive });
     // From here the program runs: a retry would start it a second time.
     try {
       return await poll(pid, ctx, params.path, started);

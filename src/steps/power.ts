@@ -28,7 +28,7 @@ async function until(ctx: StepContext, what: string, check: () => Promise<boolea
 
 async function agentAnswers(ctx: StepContext): Promise<boolean> {
   try {
-    await ctx.call('guest-ping', undefined, Math.max(1, Math.min(ctx.remaining(), 1500)));
+    await ctx.call('guest-ping', undefined, { timeoutMs: Math.max(1, Math.min(ctx.remaining(), 1500)) });
     return true;
   } catch (err) {
     if (err instanceof UnreachableError) return false;

@@ -16,7 +16,7 @@ export const waitAgent = defineStep({
     while (ctx.remaining() > 0 && !ctx.signal.aborted) {
       attempts++;
       try {
-        await ctx.call('guest-ping', undefined, Math.min(ctx.remaining(), Math.max(params.intervalMs, 2000)));
+        await ctx.call('guest-ping', undefined, { timeoutMs: Math.min(ctx.remaining(), Math.max(params.intervalMs, 2000)) });
         return { waitedMs: Date.now() - started, attempts };
       } catch (err) {
         // A cancel ends the wait; the step's own deadline ends it below, with what was seen.

@@ -9,6 +9,8 @@ export interface RequestOptions {
   /** Deadline for this request in milliseconds. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The request carries a secret: keep it out of process arguments (virsh reads it on stdin). */
+  sensitive?: boolean;
 }
 
 /**

@@ -55,6 +55,11 @@ export interface VirshRunOptions {
   what: string;
   /** Ask virsh for the command's own duration (`-t`) and note when it arrived. */
   timing?: boolean;
+  /**
+   * A virsh command line to send on stdin instead of `args`, so that nothing secret shows in
+   * the process table. virsh then runs it interactively: its echo and prompts are removed.
+   */
+  stdinCommand?: string;
 }
 
 export interface VirshResult {
@@ -78,13 +83,14 @@ const TIMING_LINE = /^\(Time: ([\d.]+) ms\)\s*$/m;
  */
 export async function runVirsh(args: string[], options: VirshRunOptions): Promise<VirshResult> {
   if (options.signal?.aborted) throw abortError(options.signal);
-  const argv = [...(options.timing ? ['-t'] : []), '-c', options.uri, ...args];
+  const interactive = options.stdinCommand !== undefined;
+  const argv = [...(options.timing ? ['-t'] : []), ...(interactive ? ['-q'] : []), '-c', options.uri, ...(interactive ? [] : args)];
   const subprocess = execa(options.virsh ?? 'virsh', argv, {
     timeout: Math.max(1, Math.round(options.timeoutMs)),
     cancelSignal: options.signal,
     reject: false,
     buffer: false,
-    stdin: 'ignore',
+    ...(interactive ? { input: `${options.stdinCommand}\n` } : { stdin: 'ignore' as const }),
     // libvirt's messages are matched as text: keep them in English.
     env: { LC_ALL: 'C', LANG: 'C' },
     forceKillAfterDelay: 1000,
@@ -110,6 +116,11 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   }
   if (result.exitCode === undefined) {
     throw new UnreachableError(`${options.what}: virsh ended by ${result.signal ?? 'a signal'}`, 'VIRSH_FAILED', { cause });
+  }
+  if (interactive) {
+    // Interactive virsh echoes the command after its prompt and exits 0 whatever happened.
+    stdout = stdout.split('\n').filter((line) => !line.startsWith('virsh #')).join('\n');
+    result.exitCode = /^error:/m.test(stderr) ? 1 : result.exitCode;
   }
   const timing = options.timing ? TIMING_LINE.exec(stdout) : null;
   const out: VirshResult = { exitCode: result.exitCode, stdout: timing ? stdout.replace(TIMING_LINE, '') : stdout, stderr };

@@ -1,6 +1,6 @@
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply } from '../qga/commands.js';
-import { ProtocolError, TimeoutError } from '../errors.js';
+import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
 
 // Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN); keep clear of it.
 const MAX_ARG_BYTES = 120 * 1024;
@@ -44,15 +44,17 @@ export class VirshTransport implements Transport {
     const timeoutMs = noReply ? Math.min(options.timeoutMs, NO_REPLY_WINDOW_MS) : options.timeoutMs;
     // --timeout covers the command but not libvirt's own sync; the subprocess deadline covers both.
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const args = ['qemu-agent-command', this.options.domain, json, '--timeout', String(seconds)];
     let result;
     try {
-      result = await runVirsh(['qemu-agent-command', this.options.domain, json, '--timeout', String(seconds)], {
+      result = await runVirsh(args, {
         uri: this.options.uri,
         timeoutMs,
         signal: options.signal,
         virsh: this.options.virsh,
         what: this.describe,
         timing: true,
+        stdinCommand: options.sensitive ? this.commandLine(json, seconds) : undefined,
       });
     } catch (err) {
       if (noReply && err instanceof TimeoutError) return null;
@@ -79,6 +81,18 @@ export class VirshTransport implements Transport {
     // guest-shutdown and guest-suspend-* never reply: the agent leaving is their success.
     if (expectsNoReply(request.execute) && (failure.code === 'AGENT_DISAPPEARED' || failure.code === 'AGENT_TIMEOUT')) return null;
     throw unreachableFrom(result, this.describe, failure);
+  }
+
+  /**
+   * The command as virsh's own parser reads it on stdin. Single quotes keep everything literal;
+   * JSON holds `'` only inside strings, where `\u0027` means the same, so no quote can end it.
+   */
+  private commandLine(json: string, seconds: number): string {
+    const domain = this.options.domain;
+    if (/['\n\r]/.test(domain)) {
+      throw new UnreachableError(`${this.describe}: cannot send a secret to a domain whose name has a quote or a line break`, 'UNSUPPORTED_ROUTE');
+    }
+    return `qemu-agent-command --timeout ${seconds} -- '${domain}' '${json.replace(/'/g, '\\u0027')}'`;
   }
 
   async close(): Promise<void> {}

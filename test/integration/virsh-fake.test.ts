@@ -43,6 +43,28 @@ describe('virsh transport outcome classification (fake virsh)', () => {
     }
   });
 
+  test('a request carrying a secret goes on virsh\'s stdin, never in its arguments', async () => {
+    const log = path.join(mkdtempSync(path.join(os.tmpdir(), 'virsh-log-')), 'log');
+    process.env.FAKE_VIRSH_LOG = log;
+    try {
+      const args = { path: '/bin/sh', env: ["TOKEN=it's-s3cr3t"] };
+      const raw = await transport('echo-1').request({ execute: 'guest-exec', arguments: args }, { timeoutMs: 5000, sensitive: true });
+      expect(raw?.reply).toEqual({ return: { execute: 'guest-exec', arguments: args } });
+      expect(raw?.window).toBeDefined();
+      const logged = readFileSync(log, 'utf8');
+      const argv = logged.split('\n')[0]!;
+      expect(argv).not.toContain('s3cr3t');
+      expect(logged).toMatch(/^STDIN:qemu-agent-command --timeout 5 -- 'echo-1' '.*it\\u0027s-s3cr3t/m);
+      // Errors read the same way in that mode (interactive virsh exits 0 whatever happened).
+      await expect(transport('not-running').request({ execute: 'guest-ping' }, { timeoutMs: 5000, sensitive: true })).rejects.toMatchObject({ code: 'DOMAIN_NOT_RUNNING' });
+      await expect(transport('disabled').request({ execute: 'guest-exec' }, { timeoutMs: 5000, sensitive: true })).resolves.toMatchObject({
+        reply: { error: { class: 'CommandNotFound' } },
+      });
+    } finally {
+      delete process.env.FAKE_VIRSH_LOG;
+    }
+  });
+
   const unreachable: [string, string][] = [
     ['not-connected', 'AGENT_NOT_CONNECTED'],
     ['not-available', 'AGENT_TIMEOUT'],
