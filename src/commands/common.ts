@@ -26,9 +26,7 @@ export const EXIT_HELP = `Exit codes:
   75   another run holds the report directory's lock
   130  interrupted (SIGINT/SIGTERM)`;
 
-export function defaultUri(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LIBVIRT_DEFAULT_URI || 'qemu:///system';
-}
+export { defaultUri } from '../util/uri.js';
 
 export function parseSeconds(value: unknown, option: string): number {
   const n = Number(value);

@@ -1,9 +1,10 @@
 import pLimit from 'p-limit';
 import { errorMessage } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { discoverDomain, STANDARD_CHANNEL, type AgentChannel } from '../inventory/channels.js';
+import { discoverDomain, type AgentChannel } from '../inventory/channels.js';
 import { listAllDomains } from '../inventory/libvirt.js';
-import { openTransport } from '../inventory/resolve.js';
+import { openTransport, transportKindOf } from '../inventory/resolve.js';
+import type { TransportKind } from '../transport/transport.js';
 import { call } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
 
@@ -15,7 +16,7 @@ export interface ListArgs {
 
 /** One agent channel of a listed domain, and whether its agent answered. */
 interface ListedChannel extends AgentChannel {
-  transport: 'virsh' | 'socket';
+  transport: TransportKind;
   answers?: boolean;
   error?: string;
   rttMs?: number;
@@ -29,7 +30,7 @@ interface ListedDomain {
 }
 
 async function probe(uri: string, domain: string, channel: AgentChannel, timeoutMs: number, signal: AbortSignal): Promise<ListedChannel> {
-  const listed: ListedChannel = { ...channel, transport: channel.name === STANDARD_CHANNEL ? 'virsh' : 'socket' };
+  const listed: ListedChannel = { ...channel, transport: transportKindOf({ uri, channel: channel.name }) };
   const transport = await openTransport({ uri, domain, channel: channel.name }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
   if (transport instanceof Error) return { ...listed, answers: false, error: transport.message };
   try {
@@ -57,7 +58,7 @@ export async function listCommand(argv: ListArgs, io: Io, signal: AbortSignal): 
         } catch (err) {
           return { name: d.name, state: d.state, channels: [], error: errorMessage(err) };
         }
-        if (d.state !== 'running') return { name: d.name, state: d.state, channels: channels.map((c) => ({ ...c, transport: c.name === STANDARD_CHANNEL ? 'virsh' : 'socket' })) };
+        if (d.state !== 'running') return { name: d.name, state: d.state, channels: channels.map((c) => ({ ...c, transport: transportKindOf({ uri, channel: c.name }) })) };
         return { name: d.name, state: d.state, channels: await Promise.all(channels.map((c) => probe(uri, d.name, c, timeoutMs, signal))) };
       }),
     ),
@@ -71,7 +72,7 @@ export async function listCommand(argv: ListArgs, io: Io, signal: AbortSignal): 
     if (d.channels.length === 0) rows.push([d.name, d.state, '-', '-', d.error ?? 'no agent channel']);
     d.channels.forEach((c, i) => {
       const agent = c.answers === undefined ? '-' : c.answers ? `answers (${c.rttMs} ms)` : `no answer: ${c.error ?? ''}`;
-      rows.push([i === 0 ? d.name : '', i === 0 ? d.state : '', c.name, c.transport === 'virsh' ? 'virsh' : `socket ${c.path ?? '?'}`, agent]);
+      rows.push([i === 0 ? d.name : '', i === 0 ? d.state : '', c.name, c.transport === 'virsh' ? 'virsh' : `${c.transport} ${c.path ?? '?'}`, agent]);
     });
   }
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));

@@ -1,3 +1,4 @@
+import { defaultUri } from '../util/uri.js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
@@ -95,7 +96,7 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
     return fail(`YAML: ${errorMessage(err)}`, 1, 1);
   }
   const env = options.env ?? process.env;
-  const connect = typeof data.connect === 'string' && data.connect !== '' ? data.connect : env.LIBVIRT_DEFAULT_URI || DEFAULTS.connect;
+  const connect = typeof data.connect === 'string' && data.connect !== '' ? data.connect : defaultUri(env);
 
   const problems = schemaProblems(data, src);
   const ctx: RuleContext = {

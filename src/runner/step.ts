@@ -1,10 +1,11 @@
 import { isRetryable, TimeoutError } from '../errors.js';
 import { evaluateExpectations } from '../playbook/expect.js';
 import type { StepSpec } from '../playbook/types.js';
-import { StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
+import { disabledMessage, StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
 import { stepDefinition } from '../steps/registry.js';
 import type { Transport } from '../transport/transport.js';
 import { formatElapsed } from '../util/format.js';
+import { sleep } from '../util/sleep.js';
 import { reportError, retryable, statusOf } from './outcome.js';
 import type { RunListener, StepReport } from './types.js';
 
@@ -27,18 +28,6 @@ function unavailableCommands(spec: StepSpec, facts: VmFacts): string[] {
   return commands.filter((name) => !facts.info!.supported_commands.some((c) => c.name === name && c.enabled));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Runs one step on one VM: each attempt has its own deadline; unreachable and timed-out
  * attempts are retried (never after a cancel); the result is checked against `expect`.
@@ -54,7 +43,7 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
       status: 'failed',
       durationMs: 0,
       attempts: 0,
-      error: { code: 'COMMAND_DISABLED', message: `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} disabled or missing in this guest's agent (guest-info says so; see its --allow-rpcs/--block-rpcs policy)` },
+      error: { code: 'COMMAND_DISABLED', message: `${disabledMessage(missing)} (guest-info says so)` },
     };
   }
   let attempts = 0;

@@ -2,6 +2,7 @@ import { AgentError, StepFailedError, TimeoutError } from '../errors.js';
 import type { ArgsOf, GuestInfo, QgaCommandName, ReturnOf } from '../qga/commands.js';
 import type { QgaRequest, RawReply } from '../qga/protocol.js';
 import { call, type Transport } from '../transport/transport.js';
+import { sleep } from '../util/sleep.js';
 import type { StepKind, StepParams } from '../playbook/types.js';
 import type { Expectation, Secret } from '../playbook/types.js';
 
@@ -63,29 +64,20 @@ export class StepContext {
 
   /** Waits, unless the run is canceled or the deadline comes first. */
   sleep(ms: number): Promise<void> {
-    const signal = this.signal;
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, Math.min(ms, this.remaining())));
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return sleep(Math.min(ms, this.remaining()), this.signal);
   }
+}
+
+/** Why commands cannot be used: the guest agent's policy, or frozen filesystems. */
+export function disabledMessage(commands: string[]): string {
+  const verb = commands.length > 1 ? 'are' : 'is';
+  return `${commands.join(', ')} ${verb} disabled in this guest's agent (its --allow-rpcs/--block-rpcs policy, or frozen filesystems)`;
 }
 
 /** Names the agent policy when a command is disabled or unknown. */
 export function explainAgentError(err: unknown): unknown {
   if (!(err instanceof AgentError) || err.errorClass !== 'CommandNotFound') return err;
-  if (/has been disabled/.test(err.desc)) {
-    return new StepFailedError(
-      `${err.command} is disabled in this guest's agent (its --allow-rpcs/--block-rpcs policy, or frozen filesystems)`,
-      'COMMAND_DISABLED',
-      { cause: err },
-    );
-  }
+  if (/has been disabled/.test(err.desc)) return new StepFailedError(disabledMessage([err.command]), 'COMMAND_DISABLED', { cause: err });
   return new StepFailedError(`the guest's agent does not know ${err.command} (too old, or not for this OS)`, 'COMMAND_NOT_FOUND', { cause: err });
 }
 
