@@ -24,7 +24,7 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .option('concurrency', { type: 'number', describe: "VMs at once (default: the playbook's, else 8)" })
           .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
           .option('dry-run', { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' })
-          .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook name>)" })
+          .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" })
           .option('keep', { type: 'number', describe: "keep the last N runs' reports under DIR/history/" })
           .option('format', { choices: ['human', 'json'] as const, default: 'human' as const, describe: 'json: the summary and every VM report on stdout, progress on stderr' })
           .option('metrics', { type: 'string', describe: 'write Prometheus metrics here (for node_exporter textfile collector)' })
