@@ -4,7 +4,6 @@ import { defineStep, explainAgentError, type StepContext } from './context.js';
 import { round } from './query.js';
 import { hostNowMs } from '../util/clock.js';
 
-export { hostNowMs };
 
 /** One clock measurement: the guest's offset from the host and its error bound. */
 export interface ClockMeasurement {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { call } from '../../src/transport/transport.js';
-import { hostNowMs } from '../../src/steps/time.js';
+import { hostNowMs } from '../../src/util/clock.js';
 import { runCli, ROOT } from '../helpers/cli.js';
 import { channelSocket, labDescribe, LAB_GUESTS } from '../helpers/lab.js';
 import type { JsonSummary } from '../../src/report/index.js';

@@ -6,6 +6,7 @@
  * Both transports stay open for the whole file; the .1 socket serves one client at a time, so
  * nothing else in this file may connect to it (the clock is restored through the same object).
  */
+import { hostNowMs } from '../../src/util/clock.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { AgentError } from '../../src/errors.js';
@@ -20,7 +21,6 @@ const opts = { timeoutMs: 15_000 };
 const virsh = new VirshTransport({ uri: LAB_URI, domain: GUEST });
 const sock = new SocketTransport({ path: channelSocket(GUEST, 1) });
 
-const hostNowMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The guest's clock offset from the host in ms: the sample with the shortest round trip. */

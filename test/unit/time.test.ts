@@ -3,7 +3,7 @@ import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook } from '../../src/runner/run.js';
 import type { QgaRequest, RawReply } from '../../src/qga/protocol.js';
 import type { Transport } from '../../src/transport/transport.js';
-import { hostNowMs } from '../../src/steps/time.js';
+import { hostNowMs } from '../../src/util/clock.js';
 
 /** A guest clock `offsetMs` off the host's, reached with a symmetric delay of `oneWayMs`. */
 class SimulatedGuest implements Transport {
