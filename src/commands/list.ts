@@ -31,7 +31,7 @@ interface ListedDomain {
 
 async function probe(uri: string, domain: string, channel: AgentChannel, timeoutMs: number, signal: AbortSignal): Promise<ListedChannel> {
   const listed: ListedChannel = { ...channel, transport: transportKindOf({ uri, channel: channel.name }) };
-  const transport = await openTransport({ uri, domain, channel: channel.name }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
+  const transport = await openTransport({ uri, domain, channel: channel.name, channelPath: channel.path }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
   if (transport instanceof Error) return { ...listed, answers: false, error: transport.message };
   try {
     const started = performance.now();

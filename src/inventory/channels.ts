@@ -61,11 +61,6 @@ export async function discoverDomain(uri: string, domain: string, options: Libvi
   return parseDomainAgents(result.stdout);
 }
 
-/** Reads a domain's agent channels through `virsh dumpxml`. */
-export async function discoverChannels(uri: string, domain: string, options: LibvirtCallOptions): Promise<AgentChannel[]> {
-  return (await discoverDomain(uri, domain, options)).channels;
-}
-
 /** The socket of a channel of a running domain, or why there is none to talk to. */
 export async function channelSocketOf(uri: string, domain: string, name: string, options: LibvirtCallOptions): Promise<AgentChannel & { path: string }> {
   const what = `${domain} on ${uri}`;

@@ -15,6 +15,8 @@ export interface AgentAddress {
   socket?: string;
   /** Host to reach `socket` on through ssh. */
   ssh?: string;
+  /** The channel's socket path, when the caller has already read the domain's XML. */
+  channelPath?: string;
   maxReplyBytes?: number;
 }
 
@@ -80,7 +82,7 @@ export async function openTransport(address: AgentAddress, options: LibvirtCallO
         'UNSUPPORTED_ROUTE',
       );
     }
-    path = (await channelSocketOf(address.uri, address.domain, channel, options)).path;
+    path = address.channelPath ?? (await channelSocketOf(address.uri, address.domain, channel, options)).path;
     if (host.kind === 'ssh') ssh = host;
   }
   if (ssh) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { VirshTransport } from '../../src/transport/virsh.js';
 import { classifyVirshError } from '../../src/transport/virsh-exec.js';
 import { call } from '../../src/transport/transport.js';
-import { discoverChannels } from '../../src/inventory/channels.js';
+import { discoverDomain } from '../../src/inventory/channels.js';
 import { openTransport, uriHost } from '../../src/inventory/resolve.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { AgentError, CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
@@ -154,10 +154,13 @@ describe('virsh transport outcome classification (fake virsh)', () => {
 describe('channel discovery (fake virsh dumpxml)', () => {
   const opts = { timeoutMs: 5000, virsh: FAKE_VIRSH };
   test('lists agent channels with path and state, ignoring other channels', async () => {
-    await expect(discoverChannels(URI, 'two-channels', opts)).resolves.toEqual([
-      { name: 'org.qemu.guest_agent.0', path: '/run/fake/two-channels.0.sock', state: 'connected' },
-      { name: 'org.qemu.guest_agent.1', path: '/run/fake/two-channels.1.sock', state: 'disconnected' },
-    ]);
+    await expect(discoverDomain(URI, 'two-channels', opts)).resolves.toEqual({
+      running: true,
+      channels: [
+        { name: 'org.qemu.guest_agent.0', path: '/run/fake/two-channels.0.sock', state: 'connected' },
+        { name: 'org.qemu.guest_agent.1', path: '/run/fake/two-channels.1.sock', state: 'disconnected' },
+      ],
+    });
   });
 
   test('the standard channel goes through virsh without a lookup', async () => {
