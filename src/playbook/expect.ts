@@ -1,6 +1,5 @@
 import type { ExpectOp, Expectation } from './types.js';
 
-export const EXPECT_OPS: readonly ExpectOp[] = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'matches', 'contains'];
 const SYMBOL: Record<ExpectOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', matches: 'matches', contains: 'contains' };
 const ALIASES: Record<string, string> = { 'exit-code': 'exitCode' };
 

@@ -5,7 +5,6 @@ import type { Secret, StepKind, StepParams, StepSpec } from './types.js';
 
 /** Defaults of everything a playbook may leave out (the schema's descriptions say the same). */
 export const DEFAULTS = {
-  connect: 'qemu:///system',
   concurrency: 8,
   timeoutMs: 30_000,
   retries: 0,

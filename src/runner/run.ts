@@ -129,13 +129,12 @@ export function totalsOf(vms: VmReport[]): RunTotals {
  * the VM's report.
  */
 export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {}): Promise<RunResult> {
-  let options = runOptions;
+  // Every in-flight step listens on the one run signal: many listeners are expected.
+  const signal = runOptions.signal ?? new AbortController().signal;
+  setMaxListeners(0, signal);
+  const options: RunOptions = { ...runOptions, signal };
   const emit: RunListener = options.listener ?? (() => undefined);
   const started = new Date();
-  // Every in-flight step listens on the one run signal: many listeners are expected.
-  const signal = options.signal ?? new AbortController().signal;
-  setMaxListeners(0, signal);
-  options = { ...options, signal };
   const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
   const resolved = await resolveTargets(playbook, lookup);
   const planned = resolved.vms;
