@@ -23,6 +23,8 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .option('limit', { type: 'string', describe: 'only VMs whose name matches this glob' })
           .option('concurrency', { type: 'number', describe: "VMs at once (default: the playbook's, else 8)" })
           .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
+          .option('virsh-mode', { choices: ['session', 'process'] as const, describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)" })
+          .option('virsh-sessions', { type: 'number', describe: 'virsh sessions per connection URI (default: the concurrency, at most 8)' })
           .option('dry-run', { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' })
           .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" })
           .option('keep', { type: 'number', describe: "keep the last N runs' reports under DIR/history/" })
@@ -56,7 +58,8 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
         y
           .option('connect', { alias: 'c', type: 'string', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' })
           .option('format', { choices: ['human', 'json'] as const, default: 'human' as const })
-          .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for each agent' })
+          .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for the hypervisor and for each agent' })
+          .option('virsh-mode', { choices: ['session', 'process'] as const, default: 'session' as const, describe: 'standard channel: a virsh session, or a virsh process per call' })
           .example('$0 list -c qemu+ssh://root@hv2/system', 'the guests of another hypervisor'),
       (argv) => setResult(listCommand(argv as unknown as ListArgs, io, signal)),
     )
@@ -75,6 +78,7 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .option('socket', { type: 'string', describe: 'talk to the agent socket at PATH directly (no libvirt)' })
           .option('timeout', { type: 'number', default: 10, describe: 'seconds to wait for the reply' })
           .option('max-reply', { type: 'number', describe: 'largest reply accepted on a socket, in bytes (default 16 MiB)' })
+          .option('virsh-mode', { choices: ['session', 'process'] as const, default: 'session' as const, describe: 'standard channel: a virsh session, or a virsh process per call' })
           .example("$0 agent web-1 '{\"execute\":\"guest-ping\"}'", 'ping the agent of domain web-1 through virsh')
           .example("$0 agent -c qemu+ssh://root@hv2/system db-1 '{\"execute\":\"guest-get-osinfo\"}'", 'a guest on another hypervisor')
           .example("$0 agent --channel org.qemu.guest_agent.1 web-1 '{\"execute\":\"guest-get-time\"}'", 'a second agent channel, through its socket')

@@ -1,8 +1,8 @@
 import { UsageError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
-import { parseUserRequest } from '../qga/protocol.js';
-import { openTransport } from '../inventory/resolve.js';
-import { SocketTransport } from '../transport/socket.js';
+import { parseUserRequest, type QgaRequest } from '../qga/protocol.js';
+import { TransportProvider } from '../inventory/provider.js';
+import type { VirshMode } from '../inventory/route.js';
 import type { Transport } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
 
@@ -12,6 +12,7 @@ export interface AgentArgs {
   socket?: string;
   timeout: number;
   'max-reply'?: number;
+  'virsh-mode'?: VirshMode;
   args: string[];
 }
 
@@ -30,31 +31,30 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   const jsonText = positional[expected - 1]!;
   const request = parseUserRequest(jsonText);
   if (typeof request === 'string') throw new UsageError(`the request argument ${JSON.stringify(jsonText)} is ${request}`);
-  let transport: Transport;
-  let where: string;
-  if (argv.socket) {
-    where = argv.socket;
-    transport = new SocketTransport({ path: argv.socket, maxReplyBytes: argv['max-reply'] });
-  } else {
-    const domain = positional[0]!;
-    const uri = argv.connect ?? defaultUri(io.env);
-    where = `${domain} on ${uri}`;
-    transport = await openTransport({ uri, domain, channel: argv.channel, maxReplyBytes: argv['max-reply'] }, { timeoutMs, signal });
-  }
+  const provider = new TransportProvider({ maxReplyBytes: argv['max-reply'], virshMode: argv['virsh-mode'] });
   try {
-    const raw = await transport.request(request, { timeoutMs, signal });
-    if (raw === null) {
-      io.stderr(`qga-play: ${request.execute} sent no reply (expected: the guest is going away)\n`);
-      return EXIT.ok;
-    }
-    io.stdout(raw.text + '\n');
-    if ('error' in raw.reply) {
-      io.stderr(`qga-play: ${where}: agent error ${raw.reply.error.class}: ${raw.reply.error.desc}\n`);
-      return EXIT.failed;
-    }
-    return EXIT.ok;
+    return await send(provider, argv, request, positional, timeoutMs, io, signal);
   } finally {
-    await transport.close();
+    await provider.close();
   }
+}
+
+async function send(provider: TransportProvider, argv: AgentArgs, request: QgaRequest, positional: string[], timeoutMs: number, io: Io, signal: AbortSignal): Promise<number> {
+  const uri = argv.connect ?? defaultUri(io.env);
+  const domain = argv.socket ?? positional[0]!;
+  const where = argv.socket ?? `${domain} on ${uri}`;
+  // The provider closes the transport with everything else it opened.
+  const transport: Transport = await provider.open({ uri, domain, channel: argv.channel, socket: argv.socket }, { timeoutMs, signal });
+  const raw = await transport.request(request, { timeoutMs, signal });
+  if (raw === null) {
+    io.stderr(`qga-play: ${request.execute} sent no reply (expected: the guest is going away)\n`);
+    return EXIT.ok;
+  }
+  io.stdout(raw.text + '\n');
+  if ('error' in raw.reply) {
+    io.stderr(`qga-play: ${where}: agent error ${raw.reply.error.class}: ${raw.reply.error.desc}\n`);
+    return EXIT.failed;
+  }
+  return EXIT.ok;
 }
 

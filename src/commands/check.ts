@@ -2,7 +2,7 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import { formatDuration } from '../playbook/duration.js';
 import type { PlannedVm } from '../runner/types.js';
-import { describeRoute } from '../inventory/resolve.js';
+import { describeRoute, resolveRoute } from '../inventory/route.js';
 import { redact } from '../report/index.js';
 import { EXIT } from '../exit-codes.js';
 import { applyOverrides, secretsOf } from './run.js';
@@ -24,7 +24,7 @@ export function formatPlan(playbook: Playbook, vms: (PlannedVm & { problem?: str
   } else {
     lines.push(`Targets (${playbook.targets.length}):`);
     for (const t of playbook.targets) {
-      const route = describeRoute({ uri: t.connect, domain: t.vm, channel: t.channel, socket: t.socket, ssh: t.ssh });
+      const route = describeRoute(resolveRoute({ uri: t.connect, domain: t.vm, channel: t.channel, socket: t.socket, ssh: t.ssh }, playbook.virsh.mode));
       const exclude = t.exclude.length > 0 ? ` excluding ${t.exclude.join(', ')}` : '';
       lines.push(`  ${t.isGlob ? 'glob' : 'vm'} ${t.vm}${exclude}  ${t.connect}  ${route}`);
     }

@@ -3,7 +3,8 @@ import { errorMessage } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { discoverDomain, type AgentChannel } from '../inventory/channels.js';
 import { listAllDomains } from '../inventory/libvirt.js';
-import { openTransport, transportKindOf } from '../inventory/resolve.js';
+import { TransportProvider } from '../inventory/provider.js';
+import type { VirshMode } from '../inventory/route.js';
 import type { TransportKind } from '../transport/transport.js';
 import { call } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
@@ -12,6 +13,7 @@ export interface ListArgs {
   connect?: string;
   format: 'human' | 'json';
   timeout: number;
+  'virsh-mode'?: VirshMode;
 }
 
 /** One agent channel of a listed domain, and whether its agent answered. */
@@ -29,9 +31,14 @@ interface ListedDomain {
   error?: string;
 }
 
-async function probe(uri: string, domain: string, channel: AgentChannel, timeoutMs: number, signal: AbortSignal): Promise<ListedChannel> {
-  const listed: ListedChannel = { ...channel, transport: transportKindOf({ uri, channel: channel.name }) };
-  const transport = await openTransport({ uri, domain, channel: channel.name, channelPath: channel.path }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
+function kindOf(provider: TransportProvider, uri: string, domain: string, channel: AgentChannel): TransportKind {
+  const route = provider.route({ uri, domain, channel: channel.name, channelPath: channel.path });
+  return route.kind === 'none' ? 'socket' : route.kind;
+}
+
+async function probe(provider: TransportProvider, uri: string, domain: string, channel: AgentChannel, timeoutMs: number, signal: AbortSignal): Promise<ListedChannel> {
+  const listed: ListedChannel = { ...channel, transport: kindOf(provider, uri, domain, channel) };
+  const transport = await provider.open({ uri, domain, channel: channel.name, channelPath: channel.path }, { timeoutMs, signal }).catch((err: unknown) => err as Error);
   if (transport instanceof Error) return { ...listed, answers: false, error: transport.message };
   try {
     const started = performance.now();
@@ -47,19 +54,30 @@ async function probe(uri: string, domain: string, channel: AgentChannel, timeout
 export async function listCommand(argv: ListArgs, io: Io, signal: AbortSignal): Promise<number> {
   const uri = argv.connect ?? defaultUri(io.env);
   const timeoutMs = parseSeconds(argv.timeout, 'timeout');
-  const domains = await listAllDomains(uri, { timeoutMs: 30_000, signal });
+  const provider = new TransportProvider({ virshMode: argv['virsh-mode'] });
+  try {
+    return await listWith(provider, uri, timeoutMs, argv, io, signal);
+  } finally {
+    await provider.close();
+  }
+}
+
+async function listWith(provider: TransportProvider, uri: string, timeoutMs: number, argv: ListArgs, io: Io, signal: AbortSignal): Promise<number> {
+  // --timeout bounds every call, the hypervisor's as well as each agent's.
+  const lookup = provider.lookup(timeoutMs, signal);
+  const domains = await listAllDomains(uri, lookup);
   const limit = pLimit(8);
   const listed: ListedDomain[] = await Promise.all(
     domains.map((d) =>
       limit(async (): Promise<ListedDomain> => {
         let channels: AgentChannel[];
         try {
-          channels = (await discoverDomain(uri, d.name, { timeoutMs: 30_000, signal })).channels;
+          channels = (await discoverDomain(uri, d.name, lookup)).channels;
         } catch (err) {
           return { name: d.name, state: d.state, channels: [], error: errorMessage(err) };
         }
-        if (d.state !== 'running') return { name: d.name, state: d.state, channels: channels.map((c) => ({ ...c, transport: transportKindOf({ uri, channel: c.name }) })) };
-        return { name: d.name, state: d.state, channels: await Promise.all(channels.map((c) => probe(uri, d.name, c, timeoutMs, signal))) };
+        if (d.state !== 'running') return { name: d.name, state: d.state, channels: channels.map((c) => ({ ...c, transport: kindOf(provider, uri, d.name, c) })) };
+        return { name: d.name, state: d.state, channels: await Promise.all(channels.map((c) => probe(provider, uri, d.name, c, timeoutMs, signal))) };
       }),
     ),
   );

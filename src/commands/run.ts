@@ -14,6 +14,8 @@ export interface RunArgs {
   concurrency?: number;
   connect?: string;
   'dry-run'?: boolean;
+  'virsh-mode'?: 'session' | 'process';
+  'virsh-sessions'?: number;
   'report-dir'?: string;
   keep?: number;
   format: 'human' | 'json';
@@ -62,9 +64,11 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${warning}\n`);
   const playbook = applyOverrides(loaded.playbook, { connect: argv.connect, concurrency });
   const secrets = secretsOf(playbook);
+  const virshSessions = argv['virsh-sessions'] === undefined ? undefined : parsePositiveInt(argv['virsh-sessions'], 'virsh-sessions');
+  const reach = { virshMode: argv['virsh-mode'], virshSessions };
 
   if (argv['dry-run']) {
-    const plan = await planRun(playbook, { signal, limit: argv.limit });
+    const plan = await planRun(playbook, { signal, limit: argv.limit, ...reach });
     io.stdout(redact(formatPlan(playbook, plan.vms, plan.warnings, { dryRun: true }), secrets));
     return plan.vms.some((v) => v.problem) ? EXIT.unreachable : EXIT.ok;
   }
@@ -76,7 +80,7 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
     const tty = Boolean(humanStream.isTTY);
     const color = tty && argv.color !== false && !io.env.NO_COLOR;
     const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
-    const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener });
+    const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener, ...reach });
     await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
     if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
     human.finish(result);

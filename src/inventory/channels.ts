@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { UnreachableError } from '../errors.js';
-import { runVirsh, unreachableFrom } from '../transport/virsh-exec.js';
+import { runVirsh, unreachableFrom, type VirshResult, type VirshRunOptions } from '../transport/virsh-exec.js';
 
 /** The channel libvirt itself connects to. */
 export const STANDARD_CHANNEL = 'org.qemu.guest_agent.0';
@@ -51,12 +51,20 @@ export interface LibvirtCallOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   virsh?: string;
+  /** Runs virsh (default: a process per call; a run's provider passes its sessions). */
+  run?: (args: string[], options: VirshRunOptions) => Promise<VirshResult>;
+}
+
+/** Runs one virsh command the way the options say. */
+export function virshCall(args: string[], what: string, uri: string, options: LibvirtCallOptions): Promise<VirshResult> {
+  const { run, ...rest } = options;
+  return (run ?? runVirsh)(args, { uri, what, ...rest });
 }
 
 /** Reads a domain's state and agent channels through `virsh dumpxml`. */
 export async function discoverDomain(uri: string, domain: string, options: LibvirtCallOptions): Promise<DomainAgents> {
   const what = `${domain} on ${uri}`;
-  const result = await runVirsh(['dumpxml', domain], { uri, what, ...options });
+  const result = await virshCall(['dumpxml', domain], what, uri, options);
   if (result.exitCode !== 0) throw unreachableFrom(result, what);
   return parseDomainAgents(result.stdout);
 }

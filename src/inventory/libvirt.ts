@@ -1,5 +1,5 @@
-import { runVirsh, unreachableFrom } from '../transport/virsh-exec.js';
-import type { LibvirtCallOptions } from './channels.js';
+import { unreachableFrom } from '../transport/virsh-exec.js';
+import { virshCall, type LibvirtCallOptions } from './channels.js';
 
 /** A domain as `virsh list` shows it. */
 export interface DomainEntry {
@@ -9,14 +9,14 @@ export interface DomainEntry {
 
 /** Names of the running domains (`virsh list --name`). */
 export async function listRunningDomains(uri: string, options: LibvirtCallOptions): Promise<string[]> {
-  const result = await runVirsh(['list', '--name'], { uri, what: uri, ...options });
+  const result = await virshCall(['list', '--name'], uri, uri, options);
   if (result.exitCode !== 0) throw unreachableFrom(result, uri);
   return result.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
 /** Every domain with its state (`virsh list --all`). */
 export async function listAllDomains(uri: string, options: LibvirtCallOptions): Promise<DomainEntry[]> {
-  const result = await runVirsh(['list', '--all'], { uri, what: uri, ...options });
+  const result = await virshCall(['list', '--all'], uri, uri, options);
   if (result.exitCode !== 0) throw unreachableFrom(result, uri);
   const entries: DomainEntry[] = [];
   for (const line of result.stdout.split('\n').slice(2)) {
@@ -29,7 +29,7 @@ export async function listAllDomains(uri: string, options: LibvirtCallOptions): 
 /** The domain's state as `virsh domstate` prints it: `running`, `shut off`, `paused`... */
 export async function domainState(uri: string, domain: string, options: LibvirtCallOptions): Promise<string> {
   const what = `${domain} on ${uri}`;
-  const result = await runVirsh(['domstate', domain], { uri, what, ...options });
+  const result = await virshCall(['domstate', domain], what, uri, options);
   if (result.exitCode !== 0) throw unreachableFrom(result, what);
   return result.stdout.trim();
 }

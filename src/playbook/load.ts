@@ -28,6 +28,7 @@ interface WrittenPlaybook {
   name?: string;
   connect?: string;
   concurrency?: number;
+  virsh?: { mode?: 'session' | 'process'; sessions?: number };
   timeout?: string | number;
   report?: { dir?: string; keep?: number };
   targets: { vm: string; connect?: string; channel?: string; socket?: string; ssh?: string; exclude?: string[] }[];
@@ -135,6 +136,7 @@ function normalise(w: WrittenPlaybook, src: Source, connect: string): Playbook {
     name: w.name ?? path.basename(file, path.extname(file)),
     connect,
     concurrency: w.concurrency ?? DEFAULTS.concurrency,
+    virsh: { mode: w.virsh?.mode ?? 'session', ...(w.virsh?.sessions !== undefined && { sessions: w.virsh.sessions }) },
     timeoutMs,
     report: {
       ...(w.report?.dir !== undefined && { dir: ctx.local(w.report.dir) }),

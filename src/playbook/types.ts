@@ -118,6 +118,8 @@ export interface Playbook {
   name: string;
   connect: string;
   concurrency: number;
+  /** How the standard channel is reached through virsh; `sessions` per connection URI. */
+  virsh: { mode: 'session' | 'process'; sessions?: number };
   timeoutMs: number;
   /** `dir` is absolute when given. */
   report: { dir?: string; keep?: number };

@@ -100,3 +100,28 @@ export const HOST_CHANGING_COMMANDS: readonly string[] = [
 export function expectsNoReply(command: string): boolean {
   return NO_REPLY_COMMANDS.has(command);
 }
+
+/**
+ * Commands that change nothing in the guest, so that sending one again after its fate is
+ * unknown (the virsh session carrying it died) is harmless. guest-exec-status reaps an exited
+ * process and guest-file-read moves the file position: not these.
+ */
+const RESEND_SAFE_COMMANDS: ReadonlySet<string> = new Set([
+  'guest-ping',
+  'guest-info',
+  'guest-get-time',
+  'guest-network-get-interfaces',
+  'guest-get-osinfo',
+  'guest-get-host-name',
+  'guest-get-users',
+  'guest-get-timezone',
+  'guest-get-fsinfo',
+  'guest-get-disks',
+  'guest-fsfreeze-status',
+  'guest-get-vcpus',
+  'guest-get-load',
+]);
+
+export function isResendSafe(command: string): boolean {
+  return RESEND_SAFE_COMMANDS.has(command);
+}

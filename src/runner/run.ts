@@ -2,9 +2,9 @@ import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { CanceledError, errorMessage } from '../errors.js';
 import type { Playbook } from '../playbook/types.js';
-import { LazyTransport } from '../inventory/resolve.js';
 import { call, type Transport } from '../transport/transport.js';
 import { channelSocketOf } from '../inventory/channels.js';
+import { TransportProvider, type ProviderSettings } from '../inventory/provider.js';
 import { reportError, statusOf, vmStatus } from './outcome.js';
 import { runStep, type VmRunContext } from './step.js';
 import { resolveTargets } from './targets.js';
@@ -22,17 +22,34 @@ export interface RunOptions {
   listener?: RunListener;
   /** The virsh binary (default: `virsh` on PATH). */
   virsh?: string;
+  /** Overrides the playbook's `virsh.mode`. */
+  virshMode?: ProviderSettings['virshMode'];
+  /** Overrides the playbook's `virsh.sessions`. */
+  virshSessions?: number;
   /** Deadline for libvirt lookups (virsh list, dumpxml), ms. */
   lookupTimeoutMs?: number;
-  /** Builds the transport of a VM (tests inject fakes); default: by the planned route. */
+  /** Reaches the agents; default: a provider of the run's own, closed when the run ends. */
+  provider?: TransportProvider;
+  /** Builds the transport of a VM (tests inject fakes); default: the provider's, by the planned route. */
   transportFor?: (planned: PlannedVm, signal: AbortSignal) => Transport;
+}
+
+/** The provider a run uses: the caller's, or one of its own built from the playbook and options. */
+function providerFor(playbook: Playbook, options: RunOptions): { provider: TransportProvider; owned: boolean } {
+  if (options.provider) return { provider: options.provider, owned: false };
+  const settings: ProviderSettings = {
+    virsh: options.virsh,
+    virshMode: options.virshMode ?? playbook.virsh.mode,
+    virshSessions: options.virshSessions ?? playbook.virsh.sessions,
+  };
+  return { provider: new TransportProvider(settings, Math.max(1, options.concurrency ?? playbook.concurrency)), owned: true };
 }
 
 function skippedOrCanceled(playbook: Playbook, from: number, status: 'skipped' | 'canceled'): StepReport[] {
   return playbook.steps.slice(from).map((s) => ({ name: s.name, kind: s.kind, status, durationMs: 0, attempts: 0, line: s.line }));
 }
 
-async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, emit: RunListener): Promise<VmReport> {
+async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, provider: TransportProvider, emit: RunListener): Promise<VmReport> {
   const signal = options.signal!;
   const startedAt = new Date();
   const finish = (steps: StepReport[]): VmReport => {
@@ -51,17 +68,12 @@ async function runVm(playbook: Playbook, planned: PlannedVm, index: number, opti
   };
   if (signal.aborted) return finish(skippedOrCanceled(playbook, 0, 'canceled'));
   emit({ type: 'vm-start', vm: planned.vm });
-  const transport =
-    options.transportFor?.(planned, signal) ??
-    new LazyTransport(
-      { uri: planned.connect, domain: planned.vm, channel: planned.channel, socket: planned.socket, ssh: planned.ssh },
-      { signal, virsh: options.virsh },
-    );
+  const transport = options.transportFor?.(planned, signal) ?? provider.transport(planned.via);
   const vm: VmRunContext = {
     vm: planned.vm,
     index,
     transport,
-    domain: planned.socket ? undefined : { uri: planned.connect, name: planned.vm, virsh: options.virsh },
+    domain: planned.socket ? undefined : { uri: planned.connect, name: planned.vm, virsh: options.virsh, run: provider.runVirsh },
     facts: {},
     signal,
     emit,
@@ -135,7 +147,17 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
   const options: RunOptions = { ...runOptions, signal };
   const emit: RunListener = options.listener ?? (() => undefined);
   const started = new Date();
-  const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
+  const { provider, owned } = providerFor(playbook, options);
+  try {
+    return await runWith(playbook, options, provider, emit, started);
+  } finally {
+    // Every session and connection of the run ends with it, also after a cancel.
+    if (owned) await provider.close();
+  }
+}
+
+async function runWith(playbook: Playbook, options: RunOptions, provider: TransportProvider, emit: RunListener, started: Date): Promise<RunResult> {
+  const lookup = { ...provider.lookup(options.lookupTimeoutMs ?? 30_000, options.signal), limit: options.limit, provider };
   const resolved = await resolveTargets(playbook, lookup);
   const planned = resolved.vms;
   const warnings = [...resolved.warnings];
@@ -168,7 +190,7 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
     startedAt: started.toISOString(),
   });
   const limit = pLimit(concurrency);
-  const vms = await Promise.all(planned.map((p, i) => limit(() => runVm(playbook, p, i, options, emit))));
+  const vms = await Promise.all(planned.map((p, i) => limit(() => runVm(playbook, p, i, options, provider, emit))));
   vms.push(...failedLookups);
   const result: RunResult = {
     playbook: playbook.name,
@@ -186,16 +208,27 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
 
 /** The plan of a dry run: targets resolved, sockets of non-standard channels looked up. */
 export async function planRun(playbook: Playbook, options: RunOptions = {}): Promise<{ vms: (PlannedVm & { problem?: string })[]; warnings: string[] }> {
-  const lookup = { timeoutMs: options.lookupTimeoutMs ?? 30_000, signal: options.signal, virsh: options.virsh, limit: options.limit };
+  const { provider, owned } = providerFor(playbook, options);
+  try {
+    return await planWith(playbook, options, provider);
+  } finally {
+    if (owned) await provider.close();
+  }
+}
+
+async function planWith(playbook: Playbook, options: RunOptions, provider: TransportProvider): Promise<{ vms: (PlannedVm & { problem?: string })[]; warnings: string[] }> {
+  const lookup = { ...provider.lookup(options.lookupTimeoutMs ?? 30_000, options.signal), limit: options.limit, provider };
   const { vms, warnings, unresolved } = await resolveTargets(playbook, lookup);
   const limit = pLimit(Math.max(1, options.concurrency ?? playbook.concurrency));
   const checked = await Promise.all(
     vms.map((vm) =>
       limit(async () => {
-        if (vm.socket || vm.transport === 'virsh') return vm;
+        if (vm.via.kind === 'none') return { ...vm, problem: vm.via.reason };
+        if (vm.socket || vm.via.kind === 'virsh') return vm;
         try {
           const channel = await channelSocketOf(vm.connect, vm.vm, vm.channel!, lookup);
-          return { ...vm, route: `socket ${channel.path} (channel ${channel.name}${channel.state ? `, ${channel.state}` : ''})` };
+          const where = vm.via.kind === 'ssh-socket' ? ` on ${vm.via.ssh.host} via ssh` : '';
+          return { ...vm, route: `socket ${channel.path}${where} (channel ${channel.name}${channel.state ? `, ${channel.state}` : ''})` };
         } catch (err) {
           if (err instanceof CanceledError) throw err;
           return { ...vm, problem: errorMessage(err) };
@@ -207,6 +240,7 @@ export async function planRun(playbook: Playbook, options: RunOptions = {}): Pro
     vm: target.vm,
     connect: target.connect,
     route: 'virsh list',
+    via: provider.route({ uri: target.connect, domain: target.vm }),
     transport: 'virsh' as const,
     line: target.line,
     problem: `cannot list domains: ${errorMessage(error)}`,

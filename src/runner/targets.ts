@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { Playbook, TargetSpec } from '../playbook/types.js';
-import { describeRoute, transportKindOf } from '../inventory/resolve.js';
+import { describeRoute } from '../inventory/route.js';
+import type { TransportProvider } from '../inventory/provider.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
@@ -10,20 +11,23 @@ import { CanceledError } from '../errors.js';
 export interface ResolveOptions extends LibvirtCallOptions {
   /** Only VMs whose name matches this glob. */
   limit?: string;
+  /** Decides each VM's route (the run's provider). */
+  provider: TransportProvider;
 }
 
-function plan(spec: TargetSpec, vm: string): PlannedVm {
+function plan(spec: TargetSpec, vm: string, provider: TransportProvider): PlannedVm {
+  const via = provider.route({ uri: spec.connect, domain: vm, channel: spec.channel, socket: spec.socket, ssh: spec.ssh });
   const planned: PlannedVm = {
     vm,
     connect: spec.connect,
-    route: '',
-    transport: transportKindOf({ uri: spec.connect, channel: spec.channel, socket: spec.socket, ssh: spec.ssh }),
+    route: describeRoute(via),
+    via,
+    transport: via.kind === 'none' ? 'socket' : via.kind,
     line: spec.line,
   };
   if (spec.channel) planned.channel = spec.channel;
   if (spec.socket) planned.socket = spec.socket;
   if (spec.ssh) planned.ssh = spec.ssh;
-  planned.route = describeRoute({ uri: spec.connect, domain: vm, channel: spec.channel, socket: spec.socket, ssh: spec.ssh });
   return planned;
 }
 
@@ -73,7 +77,7 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
       if (seen.has(key)) continue;
       seen.add(key);
       // The VM keeps the glob's place in the order but its own entry's route.
-      vms.push(plan((fromGlob && named.get(key)) || spec, name));
+      vms.push(plan((fromGlob && named.get(key)) || spec, name, options.provider));
     }
   }
   if (limit && vms.length === 0 && unresolved.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);

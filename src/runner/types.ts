@@ -1,5 +1,6 @@
 import type { StepKind } from '../playbook/types.js';
 import type { TransportKind } from '../transport/transport.js';
+import type { Route } from '../inventory/route.js';
 
 /** How one step ended. */
 export type StepStatus =
@@ -87,6 +88,8 @@ export interface PlannedVm {
   ssh?: string;
   /** How the agent will be reached, for a person. */
   route: string;
+  /** The route itself, decided once: the run's transport for this VM is built from it. */
+  via: Route;
   transport: TransportKind;
   /** Line of the `targets` entry that named it. */
   line: number;

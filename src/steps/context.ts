@@ -5,12 +5,15 @@ import { call, type Transport } from '../transport/transport.js';
 import { sleep } from '../util/sleep.js';
 import type { StepKind, StepParams } from '../playbook/types.js';
 import type { Expectation, Secret } from '../playbook/types.js';
+import type { LibvirtCallOptions } from '../inventory/channels.js';
 
 /** The libvirt domain behind a VM, when there is one (for state checks). */
 export interface DomainRef {
   uri: string;
   name: string;
   virsh?: string;
+  /** Runs virsh the run's way (its shared sessions). */
+  run?: LibvirtCallOptions['run'];
 }
 
 /** What earlier steps learned about a VM's agent. */

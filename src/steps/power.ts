@@ -8,7 +8,7 @@ const POLL_MS = 500;
 async function currentState(ctx: StepContext): Promise<string> {
   const d = ctx.domain!;
   try {
-    return await domainState(d.uri, d.name, { timeoutMs: Math.max(1000, Math.min(ctx.remaining(), 10_000)), signal: ctx.signal, virsh: d.virsh });
+    return await domainState(d.uri, d.name, { timeoutMs: Math.max(1000, Math.min(ctx.remaining(), 10_000)), signal: ctx.signal, virsh: d.virsh, run: d.run });
   } catch (err) {
     // A transient domain is gone once it has shut off.
     if (err instanceof UnreachableError && err.code === 'NO_SUCH_DOMAIN') return 'shut off';

@@ -15,7 +15,11 @@ const UNREACHABLE_PATTERNS: [RegExp, UnreachableCode, string][] = [
   [/QEMU guest agent is not configured/i, 'AGENT_NOT_CONFIGURED', 'the domain has no guest agent channel configured'],
   [/domain is not running/i, 'DOMAIN_NOT_RUNNING', 'the domain is not running'],
   [/failed to get domain|Domain not found/i, 'NO_SUCH_DOMAIN', 'no such domain'],
-  [/failed to connect to the hypervisor|Failed to connect socket|no connection driver available/i, 'LIBVIRT_UNAVAILABLE', 'cannot connect to libvirt'],
+  [
+    /failed to connect to the hypervisor|Failed to connect socket|no connection driver available|keepalive timeout|Cannot recv data|Cannot write data|End of file while reading data|no valid connection|client socket is closed/i,
+    'LIBVIRT_UNAVAILABLE',
+    'cannot reach libvirt (hypervisor connection: libvirt or ssh)',
+  ],
 ];
 
 /** Classifies virsh's stderr (libvirt's messages, as listed in qga-facts.md). */
@@ -53,8 +57,6 @@ export interface VirshRunOptions {
   virsh?: string;
   /** What the call was about, for messages (e.g. `web-1 on qemu:///system`). */
   what: string;
-  /** Ask virsh for the command's own duration (`-t`) and note when it arrived. */
-  timing?: boolean;
   /**
    * A virsh command line to send on stdin instead of `args`, so that nothing secret shows in
    * the process table. virsh then runs it interactively: its echo and prompts are removed.
@@ -64,17 +66,16 @@ export interface VirshRunOptions {
 
 export interface VirshResult {
   exitCode: number;
-  /** Standard output, without the `-t` timing line. */
   stdout: string;
   stderr: string;
   /**
-   * With `timing`: the host-clock interval (epoch ms) in which the command itself ran, i.e.
-   * without virsh's start-up and connection: its duration, ending when its timing line arrived.
+   * Host-clock bracket (epoch ms) around the command: from just before virsh was started (or
+   * the command written to a session) until its output was complete. Whatever virsh did, it did
+   * inside this window; a window read from virsh's own `-t` timing line is not a bound (its
+   * output can reach us long after the fact on a busy host).
    */
   commandWindow?: { startMs: number; endMs: number };
 }
-
-const TIMING_LINE = /^\(Time: ([\d.]+) ms\)\s*$/m;
 
 /**
  * Runs `virsh -c URI ARGS...` with an argument array, a hard deadline on the subprocess and the
@@ -84,7 +85,8 @@ const TIMING_LINE = /^\(Time: ([\d.]+) ms\)\s*$/m;
 export async function runVirsh(args: string[], options: VirshRunOptions): Promise<VirshResult> {
   if (options.signal?.aborted) throw abortError(options.signal);
   const interactive = options.stdinCommand !== undefined;
-  const argv = [...(options.timing ? ['-t'] : []), ...(interactive ? ['-q'] : []), '-c', options.uri, ...(interactive ? [] : args)];
+  const argv = [...(interactive ? ['-q'] : []), '-c', options.uri, ...(interactive ? [] : args)];
+  const startMs = hostNowMs();
   const subprocess = execa(options.virsh ?? 'virsh', argv, {
     timeout: Math.max(1, Math.round(options.timeoutMs)),
     cancelSignal: options.signal,
@@ -97,15 +99,14 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   });
   let stdout = '';
   let stderr = '';
-  let timingAt: number | undefined;
   subprocess.stdout?.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    if (options.timing && timingAt === undefined && TIMING_LINE.test(stdout)) timingAt = hostNowMs();
   });
   subprocess.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
   const result = await subprocess;
+  const endMs = hostNowMs();
   if (result.isCanceled) throw abortError(options.signal!);
   if (result.timedOut) {
     throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs);
@@ -122,10 +123,7 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
     stdout = stdout.split('\n').filter((line) => !line.startsWith('virsh #')).join('\n');
     result.exitCode = /^error:/m.test(stderr) ? 1 : result.exitCode;
   }
-  const timing = options.timing ? TIMING_LINE.exec(stdout) : null;
-  const out: VirshResult = { exitCode: result.exitCode, stdout: timing ? stdout.replace(TIMING_LINE, '') : stdout, stderr };
-  if (timing && timingAt !== undefined) out.commandWindow = { startMs: timingAt - Number(timing[1]), endMs: timingAt };
-  return out;
+  return { exitCode: result.exitCode, stdout, stderr, commandWindow: { startMs, endMs } };
 }
 
 /** Turns a failed virsh run that is not an agent error into an UnreachableError. */

@@ -1,12 +1,18 @@
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
-import { expectsNoReply } from '../qga/commands.js';
+import { expectsNoReply, isResendSafe } from '../qga/commands.js';
 import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
+import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from './virsh-exec.js';
+import type { VirshSessionPool } from './virsh-session.js';
+import type { RequestOptions, Transport } from './transport.js';
 
 // Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN); keep clear of it.
 const MAX_ARG_BYTES = 120 * 1024;
+/**
+ * Longest request sent through a session's stdin. An interactive virsh reads a long line
+ * slowly (measured on libvirt 9.0: see bench/virsh.js); longer requests go through a process.
+ */
+export const SESSION_MAX_LINE_BYTES = 8 * 1024;
 const NO_REPLY_WINDOW_MS = 5000;
-import { classifyVirshError, runVirsh, unreachableFrom } from './virsh-exec.js';
-import type { RequestOptions, Transport } from './transport.js';
 
 /** Options of {@link VirshTransport}. */
 export interface VirshTransportOptions {
@@ -14,12 +20,16 @@ export interface VirshTransportOptions {
   domain: string;
   /** The virsh binary (default: `virsh` on PATH). */
   virsh?: string;
+  /** Long-lived sessions of this URI; without them, one virsh process per request. */
+  sessions?: VirshSessionPool;
 }
 
 /**
- * The standard channel org.qemu.guest_agent.0, which libvirt holds:
- * `virsh -c URI qemu-agent-command DOMAIN JSON`, one process per request. libvirt does its own
- * guest-sync, so this transport must not.
+ * The standard channel org.qemu.guest_agent.0, which libvirt holds: `virsh qemu-agent-command
+ * DOMAIN JSON`, through a shared long-lived virsh session when there is one (a request too long
+ * for its stdin, or a domain name virsh's line parser cannot quote, takes a process of its own).
+ * libvirt does its own guest-sync, so this transport must not. The window of a reply is a
+ * host-side bracket around the command: the guest acted somewhere inside it.
  */
 export class VirshTransport implements Transport {
   readonly kind = 'virsh' as const;
@@ -33,33 +43,65 @@ export class VirshTransport implements Transport {
 
   async request(request: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
     const json = JSON.stringify(request);
-    if (Buffer.byteLength(json) > MAX_ARG_BYTES) {
-      throw new ProtocolError(
-        `${this.describe}: ${request.execute} request is ${Buffer.byteLength(json)} bytes; through virsh one argument holds at most ${MAX_ARG_BYTES} (use a socket channel, or less data per step)`,
-        'REQUEST_TOO_LARGE',
-      );
-    }
     // guest-shutdown and guest-suspend-* never reply: wait a short while for an error, no more.
     const noReply = expectsNoReply(request.execute);
     const timeoutMs = noReply ? Math.min(options.timeoutMs, NO_REPLY_WINDOW_MS) : options.timeoutMs;
-    // --timeout covers the command but not libvirt's own sync; the subprocess deadline covers both.
+    // --timeout covers the command but not libvirt's own sync; the caller's deadline covers both.
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-    const args = ['qemu-agent-command', this.options.domain, json, '--timeout', String(seconds)];
-    let result;
+    let result: VirshResult;
     try {
-      result = await runVirsh(args, {
-        uri: this.options.uri,
-        timeoutMs,
-        signal: options.signal,
-        virsh: this.options.virsh,
-        what: this.describe,
-        timing: true,
-        stdinCommand: options.sensitive ? this.commandLine(json, seconds) : undefined,
-      });
+      const line = this.commandLine(json, seconds);
+      const pool = this.options.sessions;
+      if (pool && line !== undefined && Buffer.byteLength(line) <= SESSION_MAX_LINE_BYTES) {
+        result = await this.viaSession(pool, line, request, timeoutMs, options.signal);
+      } else {
+        result = await this.viaProcess(json, line, seconds, timeoutMs, options);
+      }
     } catch (err) {
       if (noReply && err instanceof TimeoutError) return null;
       throw err;
     }
+    return this.toReply(request, result);
+  }
+
+  private async viaSession(pool: VirshSessionPool, line: string, request: QgaRequest, timeoutMs: number, signal?: AbortSignal): Promise<VirshResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await pool.run(line, Math.max(0, deadline - Date.now()), signal);
+        return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
+      } catch (err) {
+        // A session that died under a command (libvirtd restarted, ssh dropped): only a request
+        // that changes nothing may be sent again.
+        const lost = err instanceof UnreachableError && !(err instanceof TimeoutError) && err.code === 'VIRSH_FAILED';
+        if (!lost || attempt > 1 || !isResendSafe(request.execute) || Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  private async viaProcess(json: string, line: string | undefined, seconds: number, timeoutMs: number, options: RequestOptions): Promise<VirshResult> {
+    const secret = options.sensitive === true;
+    if (!secret && Buffer.byteLength(json) > MAX_ARG_BYTES) {
+      throw new ProtocolError(
+        `${this.describe}: request is ${Buffer.byteLength(json)} bytes; through virsh one argument holds at most ${MAX_ARG_BYTES} (use a socket channel, or less data per step)`,
+        'REQUEST_TOO_LARGE',
+      );
+    }
+    if (secret && line === undefined) {
+      throw new UnreachableError(`${this.describe}: cannot send a secret to a domain whose name has a quote or a line break`, 'UNSUPPORTED_ROUTE');
+    }
+    return runVirsh(['qemu-agent-command', this.options.domain, json, '--timeout', String(seconds)], {
+      uri: this.options.uri,
+      timeoutMs,
+      signal: options.signal,
+      virsh: this.options.virsh,
+      what: this.describe,
+      // A secret goes on stdin, never in the process table.
+      stdinCommand: secret ? line : undefined,
+    });
+  }
+
+  private toReply(request: QgaRequest, result: VirshResult): RawReply | null {
     if (result.exitCode === 0) {
       const text = result.stdout.trim();
       let value: unknown;
@@ -70,7 +112,6 @@ export class VirshTransport implements Transport {
       }
       const reply = asReply(value);
       if (!reply) throw new ProtocolError(`${this.describe}: not a QGA reply: ${JSON.stringify(text.slice(0, 200))}`);
-      // The agent ran inside the command's own time, not virsh's start-up and connection.
       return result.commandWindow ? { text, reply, window: result.commandWindow } : { text, reply };
     }
     const failure = classifyVirshError(result.stderr);
@@ -84,14 +125,13 @@ export class VirshTransport implements Transport {
   }
 
   /**
-   * The command as virsh's own parser reads it on stdin. Single quotes keep everything literal;
-   * JSON holds `'` only inside strings, where `\u0027` means the same, so no quote can end it.
+   * The command as virsh's own parser reads it on stdin, or undefined when the domain name
+   * cannot be quoted for it. Single quotes keep everything literal; JSON holds `'` only inside
+   * strings, where `\u0027` means the same, so no quote can end it.
    */
-  private commandLine(json: string, seconds: number): string {
+  private commandLine(json: string, seconds: number): string | undefined {
     const domain = this.options.domain;
-    if (/['\n\r]/.test(domain)) {
-      throw new UnreachableError(`${this.describe}: cannot send a secret to a domain whose name has a quote or a line break`, 'UNSUPPORTED_ROUTE');
-    }
+    if (/['\n\r]/.test(domain)) return undefined;
     return `qemu-agent-command --timeout ${seconds} -- '${domain}' '${json.replace(/'/g, '\\u0027')}'`;
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,8 @@ import { VirshTransport } from '../../src/transport/virsh.js';
 import { classifyVirshError } from '../../src/transport/virsh-exec.js';
 import { call } from '../../src/transport/transport.js';
 import { discoverDomain } from '../../src/inventory/channels.js';
-import { openTransport, uriHost } from '../../src/inventory/resolve.js';
+import { uriHost } from '../../src/inventory/route.js';
+import { TransportProvider } from '../../src/inventory/provider.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { AgentError, CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
 import { FAKE_VIRSH, runCli } from '../helpers/cli.js';
@@ -152,7 +153,10 @@ describe('virsh transport outcome classification (fake virsh)', () => {
 });
 
 describe('channel discovery (fake virsh dumpxml)', () => {
-  const opts = { timeoutMs: 5000, virsh: FAKE_VIRSH };
+  const opts = { timeoutMs: 5000 };
+  const provider = new TransportProvider({ virsh: FAKE_VIRSH });
+  const openTransport = provider.open.bind(provider);
+  afterAll(() => provider.close());
   test('lists agent channels with path and state, ignoring other channels', async () => {
     await expect(discoverDomain(URI, 'two-channels', opts)).resolves.toEqual({
       running: true,
@@ -170,7 +174,7 @@ describe('channel discovery (fake virsh dumpxml)', () => {
 
   test('another channel goes through its socket', async () => {
     const t = await openTransport({ uri: URI, domain: 'two-channels', channel: 'org.qemu.guest_agent.1' }, opts);
-    expect(t).toBeInstanceOf(SocketTransport);
+    expect(t.kind).toBe('socket');
     expect(t.describe).toBe('/run/fake/two-channels.1.sock');
   });
 

@@ -16,7 +16,7 @@ import os from 'node:os';
 import nodePath from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TimeoutError, UnreachableError } from '../../src/errors.js';
-import { openTransport } from '../../src/inventory/resolve.js';
+import { TransportProvider } from '../../src/inventory/provider.js';
 import { SocketTransport, unixConnector, type Connector } from '../../src/transport/socket.js';
 import { call } from '../../src/transport/transport.js';
 import { VirshTransport } from '../../src/transport/virsh.js';
@@ -125,6 +125,9 @@ const labSuite = labDescribe(describe);
 
 labSuite('faults: fault guests, missing domains and channels', () => {
   const opts = { timeoutMs: 10_000 };
+  const provider = new TransportProvider();
+  const openTransport = provider.open.bind(provider);
+  afterAll(() => provider.close());
 
   test('agent stopped inside the guest (qgalab-noagent) via virsh: AGENT_NOT_CONNECTED naming the domain', async () => {
     const virsh = new VirshTransport({ uri: LAB_URI, domain: LAB_VARIANTS.noAgent });

@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { execa, type ResultPromise } from 'execa';
+import { abortError, TimeoutError, UnreachableError } from '../errors.js';
+import { formatElapsed } from '../util/format.js';
+import { hostNowMs } from '../util/clock.js';
+import { classifyVirshError, virshErrorLine } from './virsh-exec.js';
+
+/** What one command run in a session printed, and the host-clock bracket around it. */
+export interface SessionOutput {
+  stdout: string;
+  stderr: string;
+  /** From just before the command was written to virsh until its output was complete (epoch ms). */
+  window: { startMs: number; endMs: number };
+}
+
+/** Options of {@link VirshSession} and {@link VirshSessionPool}. */
+export interface VirshSessionOptions {
+  uri: string;
+  /** The virsh binary (default: `virsh` on PATH). */
+  virsh?: string;
+  /** libvirt keepalive `[interval s, count]`, so a dead hypervisor is noticed (remote URIs). */
+  keepalive?: [number, number];
+  /** Largest output one command may print, in bytes (a guest's reply is hostile input). */
+  maxOutputBytes?: number;
+}
+
+const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+// virsh's prompt, printed (with readline's echo of the command) before each command it reads.
+const PROMPT = 'virsh # ';
+// readline scrolls an echoed line longer than the screen with carriage returns: no scrolling.
+const WIDE_SCREEN = { COLUMNS: '1000000', LINES: '1000' };
+
+interface Pending {
+  stdoutMark: string;
+  stderrMark: string;
+  stdoutEnd: number;
+  stderrEnd: number;
+  /** The lines virsh may echo into this command's output (its own, and the last marker's). */
+  echoes: Set<string>;
+  startMs: number;
+  endMs: number;
+  resolve: (out: SessionOutput) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * One long-lived interactive `virsh -c URI` reading commands on stdin: one command in flight.
+ * After each command it is told to echo a marker on stdout and on stderr
+ * (`echo --split N,,K` prints `N,K`, which its own echoed command line never contains), so each
+ * pipe is cut at its own marker and output and errors are attributed to the command that caused
+ * them. N is random per session and never leaves this host, so a guest cannot forge it.
+ */
+export class VirshSession {
+  readonly uri: string;
+  private readonly child: ResultPromise;
+  private readonly nonce = `qgaplay${randomBytes(12).toString('hex')}`;
+  private readonly maxOutput: number;
+  private seq = 0;
+  private out = '';
+  private err = '';
+  private pending: Pending | null = null;
+  private lastLines: string[] = [];
+  private deadReason: UnreachableError | null = null;
+  /** Resolves when the session has connected (its first marker came back). */
+  readonly ready: Promise<void>;
+
+  constructor(options: VirshSessionOptions) {
+    this.uri = options.uri;
+    this.maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+    const keepalive = options.keepalive ? ['-k', String(options.keepalive[0]), '-K', String(options.keepalive[1])] : [];
+    this.child = execa(options.virsh ?? 'virsh', [...keepalive, '-c', options.uri], {
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      // libvirt's messages are matched as text: keep them in English.
+      env: { LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
+    });
+    this.child.stdin!.on('error', () => undefined);
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stdout!.on('data', (chunk: string) => this.onData('out', chunk));
+    this.child.stderr!.on('data', (chunk: string) => this.onData('err', chunk));
+    void this.child.then((result) => {
+      const cause = (result as { cause?: NodeJS.ErrnoException }).cause;
+      if (cause?.code === 'ENOENT') {
+        this.die(new UnreachableError(`virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients`, 'VIRSH_MISSING', { cause }));
+      }
+      const words = virshErrorLine(this.err);
+      this.die(new UnreachableError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${words}`, 'VIRSH_FAILED'));
+    });
+    // The first marker proves the connection: virsh connects before reading commands.
+    this.ready = this.send('', Number.POSITIVE_INFINITY).then((o) => {
+      if (/^error:/m.test(o.stderr)) {
+        const failure = classifyVirshError(o.stderr);
+        const code = failure.kind === 'unreachable' ? failure.code : 'LIBVIRT_UNAVAILABLE';
+        throw new UnreachableError(`cannot connect to ${this.uri} (virsh: ${virshErrorLine(o.stderr)})`, code === 'VIRSH_FAILED' ? 'LIBVIRT_UNAVAILABLE' : code);
+      }
+    });
+    this.ready.catch(() => this.kill());
+  }
+
+  /** Why the session can no longer be used, or null while it can. */
+  get dead(): UnreachableError | null {
+    return this.deadReason;
+  }
+
+  get busy(): boolean {
+    return this.pending !== null;
+  }
+
+  /**
+   * Runs one virsh command line. Rejects with TimeoutError at the deadline (the session is then
+   * killed: virsh cannot abandon a command), with CanceledError on abort (killed too), and with
+   * UnreachableError when the session dies.
+   */
+  async run(line: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionOutput> {
+    if (signal?.aborted) throw abortError(signal);
+    const deadline = Date.now() + timeoutMs;
+    await this.waitReady(deadline, signal);
+    const sent = this.send(line, deadline);
+    return this.bounded(sent, deadline, signal, `virsh ${line.split(' ')[0] ?? ''} on ${this.uri} got no answer within ${formatElapsed(timeoutMs)}`, timeoutMs);
+  }
+
+  private async waitReady(deadline: number, signal?: AbortSignal): Promise<void> {
+    const ms = deadline - Date.now();
+    await this.bounded(this.ready, deadline, signal, `${this.uri} did not answer within ${formatElapsed(ms)} (hypervisor connection: libvirt or ssh)`, ms, 'LIBVIRT_UNAVAILABLE');
+  }
+
+  private bounded<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined, message: string, timeoutMs: number, code?: 'LIBVIRT_UNAVAILABLE'): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const finish = (err: Error | null, value?: T): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(value as T);
+      };
+      const onAbort = (): void => {
+        this.kill();
+        finish(abortError(signal!));
+      };
+      const timer = setTimeout(() => {
+        this.kill();
+        finish(code ? new UnreachableError(message, code) : new TimeoutError(message, timeoutMs));
+      }, Math.max(0, deadline - Date.now()));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      work.then((v) => finish(null, v), (e: Error) => finish(e));
+    });
+  }
+
+  private send(line: string, _deadline: number): Promise<SessionOutput> {
+    if (this.deadReason) return Promise.reject(this.deadReason);
+    if (this.pending) return Promise.reject(new UnreachableError(`virsh session on ${this.uri} is busy`, 'VIRSH_FAILED'));
+    const id = ++this.seq;
+    const split = `${this.nonce},,${id}`;
+    const lines = [...(line ? [line] : []), `echo --split ${split}`, `echo --err --split ${split}`];
+    const echoes = new Set([...this.lastLines, ...lines]);
+    this.lastLines = lines;
+    return new Promise<SessionOutput>((resolve, reject) => {
+      this.out = '';
+      this.err = '';
+      this.pending = {
+        echoes,
+        stdoutMark: `${this.nonce},${id}\n`,
+        stderrMark: `error: ${this.nonce},${id}\n`,
+        stdoutEnd: -1,
+        stderrEnd: -1,
+        startMs: hostNowMs(),
+        endMs: 0,
+        resolve,
+        reject,
+      };
+      this.child.stdin!.write(lines.map((l) => `${l}\n`).join(''));
+    });
+  }
+
+  private onData(which: 'out' | 'err', chunk: string): void {
+    const p = this.pending;
+    if (!p) return;
+    const before = which === 'out' ? this.out.length : this.err.length;
+    if (which === 'out') this.out += chunk;
+    else this.err += chunk;
+    const buffer = which === 'out' ? this.out : this.err;
+    const mark = which === 'out' ? p.stdoutMark : p.stderrMark;
+    // Look only at what is new (and a marker's length back): linear in the bytes received.
+    const found = buffer.indexOf(mark, Math.max(0, before - mark.length));
+    if (found >= 0) {
+      if (which === 'out') {
+        p.stdoutEnd = found;
+        p.endMs = hostNowMs();
+      } else p.stderrEnd = found;
+    } else if (buffer.length > this.maxOutput) {
+      this.die(new UnreachableError(`virsh on ${this.uri} printed more than ${this.maxOutput} bytes for one command; session dropped`, 'VIRSH_FAILED'));
+      return;
+    }
+    if (p.stdoutEnd >= 0 && p.stderrEnd >= 0) {
+      this.pending = null;
+      const stdout = this.out
+        .slice(0, p.stdoutEnd)
+        .split('\n')
+        .filter((l) => !isEcho(l, p.echoes))
+        .join('\n');
+      const stderr = this.err.slice(0, p.stderrEnd);
+      this.out = '';
+      this.err = '';
+      p.resolve({ stdout, stderr, window: { startMs: p.startMs, endMs: p.endMs } });
+    }
+  }
+
+  private die(reason: UnreachableError): void {
+    if (!this.deadReason) this.deadReason = reason;
+    const p = this.pending;
+    this.pending = null;
+    p?.reject(this.deadReason);
+    this.kill();
+  }
+
+  /** Ends the virsh process (by its own pid, through execa). */
+  kill(): void {
+    if (!this.deadReason) this.deadReason = new UnreachableError(`virsh session on ${this.uri} was closed`, 'VIRSH_FAILED');
+    const p = this.pending;
+    this.pending = null;
+    p?.reject(this.deadReason);
+    if (this.child.exitCode === null && !this.child.killed) this.child.kill('SIGKILL');
+  }
+
+  /** Resolves when the process has exited. */
+  async exited(): Promise<void> {
+    await this.child.catch(() => undefined);
+  }
+}
+
+/** A line that is virsh's prompt and echo of a command we sent, not output. */
+function isEcho(line: string, echoes: Set<string>): boolean {
+  let rest = line;
+  while (rest.startsWith(PROMPT.trimEnd())) rest = rest.slice(PROMPT.length);
+  return rest.trim() === '' ? line !== rest || line === '' : echoes.has(rest);
+}
+
+/**
+ * Long-lived virsh sessions for one connection URI, shared by every VM of that URI: started
+ * lazily, at most `size` at once, one command in flight per session; a session that died or was
+ * killed at a deadline is dropped and a new one started on demand.
+ */
+export class VirshSessionPool {
+  readonly uri: string;
+  readonly size: number;
+  private readonly options: VirshSessionOptions;
+  private readonly idle: VirshSession[] = [];
+  private readonly all = new Set<VirshSession>();
+  private readonly waiting: ((s: VirshSession) => void)[] = [];
+  private closed = false;
+  /** Sessions started over the pool's life (for diagnostics and tests). */
+  started = 0;
+
+  constructor(options: VirshSessionOptions & { size: number }) {
+    this.uri = options.uri;
+    this.size = Math.max(1, options.size);
+    this.options = options;
+  }
+
+  /** Runs a command line on a free session; see {@link VirshSession.run}. */
+  async run(line: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionOutput> {
+    const deadline = Date.now() + timeoutMs;
+    const session = await this.acquire(deadline, signal);
+    try {
+      return await session.run(line, Math.max(0, deadline - Date.now()), signal);
+    } finally {
+      this.release(session);
+    }
+  }
+
+  private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {
+    if (this.closed) return Promise.reject(new UnreachableError(`virsh sessions on ${this.uri} are closed`, 'VIRSH_FAILED'));
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    for (;;) {
+      const s = this.idle.pop();
+      if (!s) break;
+      if (!s.dead) return Promise.resolve(s);
+      this.all.delete(s);
+    }
+    if (this.all.size < this.size) {
+      const s = new VirshSession(this.options);
+      s.ready.catch(() => undefined);
+      this.started++;
+      this.all.add(s);
+      return Promise.resolve(s);
+    }
+    return new Promise<VirshSession>((resolve, reject) => {
+      const give = (s: VirshSession): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(s);
+      };
+      const drop = (err: Error): void => {
+        const i = this.waiting.indexOf(give);
+        if (i >= 0) this.waiting.splice(i, 1);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      };
+      const onAbort = (): void => drop(abortError(signal!));
+      const ms = Math.max(0, deadline - Date.now());
+      const timer = setTimeout(() => drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms)), ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(give);
+    });
+  }
+
+  private release(session: VirshSession): void {
+    if (session.dead || this.closed) {
+      this.all.delete(session);
+      session.kill();
+      // A slot came free: a waiter gets a new session.
+      const next = this.waiting.shift();
+      if (next && !this.closed) {
+        const s = new VirshSession(this.options);
+        s.ready.catch(() => undefined);
+        this.started++;
+        this.all.add(s);
+        next(s);
+      }
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) next(session);
+    else this.idle.push(session);
+  }
+
+  /** Ends every session and waits for the processes to exit. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const sessions = [...this.all];
+    this.all.clear();
+    this.idle.length = 0;
+    for (const s of sessions) s.kill();
+    await Promise.all(sessions.map((s) => s.exited()));
+  }
+}
