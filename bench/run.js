@@ -1,7 +1,10 @@
-// npm run bench (after npm run build): prints ratios against baselines run in this process.
+// npm run bench [-- socket|fleet|virsh] (after npm run build): prints ratios against baselines
+// run in the same process (virsh needs the lab: npm run lab -- up 8, and sshd for its ssh rows).
 import { benchSocket } from './socket.js';
 import { benchFleet } from './fleet.js';
+import { benchVirsh } from './virsh.js';
 
 const only = process.argv[2];
 if (!only || only === 'socket') await benchSocket();
 if (!only || only === 'fleet') await benchFleet();
+if (only === 'virsh') await benchVirsh();

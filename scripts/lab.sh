@@ -9,6 +9,8 @@ LAB_PROJECT=$(cd "$LAB_SCRIPTS/.." && pwd)
 source "$LAB_SCRIPTS/lab/common.sh"
 # shellcheck source=lab/agents.sh
 source "$LAB_SCRIPTS/lab/agents.sh"
+# shellcheck source=lab/sshd.sh
+source "$LAB_SCRIPTS/lab/sshd.sh"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -20,6 +22,9 @@ usage: npm run lab -- <verb>   (or: bash scripts/lab.sh <verb>)
   down           undefine the qgalab-* guests, stop the daemons the lab started
   status         daemons, guests, and whether each agent answers on each channel
   agents ...     host qemu-ga agents (lab.sh agents for help)
+  sshd [start|stop|uri]
+                 an OpenSSH server on 127.0.0.1 (keys in .lab/sshd/) so qemu+ssh:// reaches
+                 this host's libvirt: prints the URI to use; stopped by pid on stop and down
 env: LAB_VIRT_TYPE (qemu = TCG, default; kvm on real hosts), LAB_BOOT_DEADLINE (s, default 180)
 USAGE
   exit 2
@@ -29,6 +34,7 @@ verb=${1:-}
 shift || true
 case $verb in
   agents) agents_main "$@" ;;
+  sshd) sshd_main "$@" ;;
   setup | up | variants | down | status)
     # shellcheck source=lab/guests.sh
     source "$LAB_SCRIPTS/lab/guests.sh"

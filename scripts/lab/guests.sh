@@ -364,6 +364,7 @@ lab_down() {
   fi
   remaining=$(lab_guests_defined 2>/dev/null | wc -l)
   if ((remaining == 0)); then
+    sshd_stop
     lab_stop_daemons
     rm -rf "$LAB_BOOT_DIR"
     [[ -d $LAB_RUN_DIR ]] && rm -rf "$LAB_RUN_DIR/channels" "$LAB_RUN_DIR/console"

@@ -107,7 +107,7 @@ export class TransportProvider {
   readonly runVirsh = async (args: string[], options: VirshRunOptions): Promise<VirshResult> => {
     const line = this.settings.virshMode === 'session' ? sessionLine(args) : undefined;
     if (line === undefined || options.stdinCommand !== undefined) return runVirsh(args, { ...options, virsh: this.settings.virsh });
-    const out = await this.pool(options.uri).run(line, options.timeoutMs, options.signal);
+    const out = await this.pool(options.uri).run(line, options.timeoutMs, options.signal, options.what);
     return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
   };
 
@@ -156,7 +156,7 @@ class LazySocketTransport implements Transport {
     const path = r.path ?? (await channelSocketOf(r.uri, r.domain, r.channel!, this.provider.lookup(options.timeoutMs, options.signal))).path;
     const maxReplyBytes = this.provider.settings.maxReplyBytes;
     if (r.kind === 'ssh-socket') {
-      return new SocketTransport({ path: `${r.ssh.host}:${path}`, kind: 'ssh-socket', connector: sshConnector(r.ssh.host, path, r.ssh.options), maxReplyBytes });
+      return new SocketTransport({ path: `${r.ssh.host}:${path}`, kind: 'ssh-socket', connector: sshConnector(r.ssh.host, path, r.ssh.options, r.ssh.command), maxReplyBytes });
     }
     return new SocketTransport({ path, maxReplyBytes });
   }

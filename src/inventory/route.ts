@@ -22,6 +22,8 @@ export interface SshTarget {
   /** `user@host` or `host`. */
   host: string;
   options: string[];
+  /** The ssh binary (the URI's `command`, as libvirt uses it); default `ssh`. */
+  command?: string;
 }
 
 /** The one way a run reaches an agent, decided once per VM. */
@@ -67,7 +69,8 @@ export function uriHost(uri: string): UriHost {
   if (url.searchParams.get('no_verify') === '1') options.push('-o', 'StrictHostKeyChecking=no');
   const knownHosts = url.searchParams.get('known_hosts');
   if (knownHosts) options.push('-o', `UserKnownHostsFile=${knownHosts}`);
-  return { kind: 'ssh', host, options };
+  const command = url.searchParams.get('command');
+  return { kind: 'ssh', host, options, ...(command ? { command } : {}) };
 }
 
 /** Whether a URI points at another host (its connections deserve libvirt keepalive). */
@@ -89,7 +92,10 @@ export function resolveRoute(address: AgentAddress, virshMode: VirshMode = 'sess
     return { kind: 'none', uri, domain, reason: `channel ${channel} is a socket on the remote host; reach it with a qemu+ssh:// URI` };
   }
   const path = address.channelPath;
-  if (host.kind === 'ssh') return { kind: 'ssh-socket', uri, domain, ssh: { host: host.host, options: host.options }, channel, ...(path ? { path } : {}) };
+  if (host.kind === 'ssh') {
+    const { kind: _, ...ssh } = host;
+    return { kind: 'ssh-socket', uri, domain, ssh, channel, ...(path ? { path } : {}) };
+  }
   return { kind: 'socket', uri, domain, channel, ...(path ? { path } : {}) };
 }
 

@@ -15,11 +15,13 @@ export function quoteForRemoteShell(word: string): string {
  * QEMU treats as a disconnect. (socat parses its address itself: a path with `'` or `,` in it
  * cannot be reached this way.)
  */
-export function sshConnector(host: string, path: string, sshOptions: string[] = []): Connector {
-  return async (_deadline, signal) => {
+export function sshConnector(host: string, path: string, sshOptions: string[] = [], command = 'ssh'): Connector {
+  return async (deadline, signal) => {
     if (signal?.aborted) throw abortError(signal);
     const remote = ['socat', '-', `UNIX-CONNECT:${path}`].map(quoteForRemoteShell).join(' ');
-    const child = execa('ssh', ['-o', 'BatchMode=yes', ...sshOptions, '--', host, remote], {
+    // ConnectTimeout: a host that never answers is the step's timeout, not ssh's two minutes.
+    const connectSeconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const child = execa(command, ['-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connectSeconds}`, ...sshOptions, '--', host, remote], {
       buffer: false,
       reject: false,
       stdin: 'pipe',

@@ -87,11 +87,13 @@ export class VirshSession {
       if (cause?.code === 'ENOENT') {
         this.die(new UnreachableError(`virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients`, 'VIRSH_MISSING', { cause }));
       }
-      const words = virshErrorLine(this.err);
-      this.die(new UnreachableError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${words}`, 'VIRSH_FAILED'));
+      const failure = classifyVirshError(this.err);
+      // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
+      const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
+      this.die(new UnreachableError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${virshErrorLine(this.err)}`, code));
     });
     // The first marker proves the connection: virsh connects before reading commands.
-    this.ready = this.send('', Number.POSITIVE_INFINITY).then((o) => {
+    this.ready = this.send('').then((o) => {
       if (/^error:/m.test(o.stderr)) {
         const failure = classifyVirshError(o.stderr);
         const code = failure.kind === 'unreachable' ? failure.code : 'LIBVIRT_UNAVAILABLE';
@@ -115,12 +117,12 @@ export class VirshSession {
    * killed: virsh cannot abandon a command), with CanceledError on abort (killed too), and with
    * UnreachableError when the session dies.
    */
-  async run(line: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionOutput> {
+  async run(line: string, timeoutMs: number, signal?: AbortSignal, what = this.uri): Promise<SessionOutput> {
     if (signal?.aborted) throw abortError(signal);
     const deadline = Date.now() + timeoutMs;
     await this.waitReady(deadline, signal);
-    const sent = this.send(line, deadline);
-    return this.bounded(sent, deadline, signal, `virsh ${line.split(' ')[0] ?? ''} on ${this.uri} got no answer within ${formatElapsed(timeoutMs)}`, timeoutMs);
+    const sent = this.send(line);
+    return this.bounded(sent, deadline, signal, `${what}: virsh ${line.split(' ')[0] ?? ''} got no answer within ${formatElapsed(timeoutMs)}`, timeoutMs);
   }
 
   private async waitReady(deadline: number, signal?: AbortSignal): Promise<void> {
@@ -149,7 +151,7 @@ export class VirshSession {
     });
   }
 
-  private send(line: string, _deadline: number): Promise<SessionOutput> {
+  private send(line: string): Promise<SessionOutput> {
     if (this.deadReason) return Promise.reject(this.deadReason);
     if (this.pending) return Promise.reject(new UnreachableError(`virsh session on ${this.uri} is busy`, 'VIRSH_FAILED'));
     const id = ++this.seq;
@@ -261,11 +263,11 @@ export class VirshSessionPool {
   }
 
   /** Runs a command line on a free session; see {@link VirshSession.run}. */
-  async run(line: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionOutput> {
+  async run(line: string, timeoutMs: number, signal?: AbortSignal, what?: string): Promise<SessionOutput> {
     const deadline = Date.now() + timeoutMs;
     const session = await this.acquire(deadline, signal);
     try {
-      return await session.run(line, Math.max(0, deadline - Date.now()), signal);
+      return await session.run(line, Math.max(0, deadline - Date.now()), signal, what);
     } finally {
       this.release(session);
     }

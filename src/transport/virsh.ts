@@ -68,7 +68,7 @@ export class VirshTransport implements Transport {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await pool.run(line, Math.max(0, deadline - Date.now()), signal);
+        const out = await pool.run(line, Math.max(0, deadline - Date.now()), signal, this.describe);
         return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
       } catch (err) {
         // A session that died under a command (libvirtd restarted, ssh dropped): only a request

@@ -18,15 +18,15 @@ const transport = (domain: string) => new VirshTransport({ uri: URI, domain, vir
 const ping = (domain: string, timeoutMs = 5000) => transport(domain).request({ execute: 'guest-ping' }, { timeoutMs });
 
 describe('virsh transport outcome classification (fake virsh)', () => {
-  test('a reply is returned with its text, and the window in which the command itself ran', async () => {
+  test('a reply is returned with its text, and a host-side bracket around the command as its window', async () => {
     const before = performance.timeOrigin + performance.now();
     const raw = await ping('ok-1');
     const after = performance.timeOrigin + performance.now();
     expect(raw).toMatchObject({ text: '{"return":{"fake":true}}', reply: { return: { fake: true } } });
-    // virsh -t said 0.731 ms: the window is that long and ends when the line arrived.
-    expect(raw!.window!.endMs - raw!.window!.startMs).toBeCloseTo(0.731, 3);
-    expect(raw!.window!.startMs).toBeGreaterThan(before);
-    expect(raw!.window!.endMs).toBeLessThan(after);
+    // Not virsh's own -t figure (it can arrive late on a busy host): from start to output, as seen here.
+    expect(raw!.window!.startMs).toBeGreaterThanOrEqual(before);
+    expect(raw!.window!.endMs).toBeLessThanOrEqual(after);
+    expect(raw!.window!.endMs).toBeGreaterThan(raw!.window!.startMs);
   });
 
   test('the request reaches virsh as one argument, intact', async () => {
@@ -37,8 +37,8 @@ describe('virsh transport outcome classification (fake virsh)', () => {
       const reply = await transport('echo-1').request({ execute: 'guest-exec', arguments: args }, { timeoutMs: 5000 });
       expect(reply?.reply).toEqual({ return: { execute: 'guest-exec', arguments: args } });
       const argv = readFileSync(log, 'utf8').split('\0');
-      expect(argv.slice(0, 6)).toEqual(['-t', '-c', URI, 'qemu-agent-command', 'echo-1', JSON.stringify({ execute: 'guest-exec', arguments: args })]);
-      expect(argv.slice(6, 8)).toEqual(['--timeout', '5']);
+      expect(argv.slice(0, 5)).toEqual(['-c', URI, 'qemu-agent-command', 'echo-1', JSON.stringify({ execute: 'guest-exec', arguments: args })]);
+      expect(argv.slice(5, 7)).toEqual(['--timeout', '5']);
     } finally {
       delete process.env.FAKE_VIRSH_LOG;
     }
@@ -158,7 +158,7 @@ describe('channel discovery (fake virsh dumpxml)', () => {
   const openTransport = provider.open.bind(provider);
   afterAll(() => provider.close());
   test('lists agent channels with path and state, ignoring other channels', async () => {
-    await expect(discoverDomain(URI, 'two-channels', opts)).resolves.toEqual({
+    await expect(discoverDomain(URI, 'two-channels', { ...opts, virsh: FAKE_VIRSH })).resolves.toEqual({
       running: true,
       channels: [
         { name: 'org.qemu.guest_agent.0', path: '/run/fake/two-channels.0.sock', state: 'connected' },

@@ -38,6 +38,7 @@ describe('normalisation', () => {
       name: 'site',
       connect: 'qemu:///system',
       concurrency: 8,
+      virsh: { mode: 'session' },
       timeoutMs: 30_000,
       report: {},
       targets: [{ vm: 'web1', connect: 'qemu:///system', exclude: [], isGlob: false, line: 2 }],
