@@ -5,6 +5,9 @@ import { formatElapsed } from '../util/format.js';
 import { hostNowMs } from '../util/clock.js';
 import { classifyVirshError, virshErrorLine } from './virsh-exec.js';
 
+/** The virsh process ended under a command: what the command did is not known. */
+export class VirshSessionEndedError extends UnreachableError {}
+
 /** What one command run in a session printed, and the host-clock bracket around it. */
 export interface SessionOutput {
   stdout: string;
@@ -90,7 +93,7 @@ export class VirshSession {
       const failure = classifyVirshError(this.err);
       // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
       const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
-      this.die(new UnreachableError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${virshErrorLine(this.err)}`, code));
+      this.die(new VirshSessionEndedError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${virshErrorLine(this.err)}`, code));
     });
     // The first marker proves the connection: virsh connects before reading commands.
     this.ready = this.send('').then((o) => {

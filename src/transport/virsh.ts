@@ -2,7 +2,7 @@ import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply, isResendSafe } from '../qga/commands.js';
 import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
 import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from './virsh-exec.js';
-import type { VirshSessionPool } from './virsh-session.js';
+import { VirshSessionEndedError, type VirshSessionPool } from './virsh-session.js';
 import type { RequestOptions, Transport } from './transport.js';
 
 // Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN); keep clear of it.
@@ -73,8 +73,7 @@ export class VirshTransport implements Transport {
       } catch (err) {
         // A session that died under a command (libvirtd restarted, ssh dropped): only a request
         // that changes nothing may be sent again.
-        const lost = err instanceof UnreachableError && !(err instanceof TimeoutError) && err.code === 'VIRSH_FAILED';
-        if (!lost || attempt > 1 || !isResendSafe(request.execute) || Date.now() >= deadline) throw err;
+        if (!(err instanceof VirshSessionEndedError) || attempt > 1 || !isResendSafe(request.execute) || Date.now() >= deadline) throw err;
       }
     }
   }

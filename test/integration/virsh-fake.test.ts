@@ -8,7 +8,6 @@ import { call } from '../../src/transport/transport.js';
 import { discoverDomain } from '../../src/inventory/channels.js';
 import { uriHost } from '../../src/inventory/route.js';
 import { TransportProvider } from '../../src/inventory/provider.js';
-import { SocketTransport } from '../../src/transport/socket.js';
 import { AgentError, CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
 import { FAKE_VIRSH, runCli } from '../helpers/cli.js';
 import { startFakeAgent, wellBehaved } from '../helpers/fake-agent.js';

@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { VirshSessionPool } from '../../src/transport/virsh-session.js';
+import { VirshTransport } from '../../src/transport/virsh.js';
+import { TimeoutError, UnreachableError } from '../../src/errors.js';
+import { FAKE_VIRSH } from '../helpers/cli.js';
+
+// Sessions against the fake virsh: the faults a real libvirt will not make on demand (a
+// connection that drops under a command, a hang, error text that forges markers). The same
+// paths on real guests: test/lab/virsh-sessions.test.ts.
+const URI = 'qemu:///system';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'qga-session-'));
+const pools: VirshSessionPool[] = [];
+function pool(size = 2): VirshSessionPool {
+  const p = new VirshSessionPool({ uri: URI, virsh: FAKE_VIRSH, size });
+  pools.push(p);
+  return p;
+}
+const via = (p: VirshSessionPool, domain: string) => new VirshTransport({ uri: URI, domain, virsh: FAKE_VIRSH, sessions: p });
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('virsh session pool (fake virsh)', () => {
+  test('interleaved good, failing and unreachable commands on shared sessions: each outcome is its own command\'s', async () => {
+    const p = pool(3);
+    const kinds = ['echo-a', 'generic', 'not-running', 'disabled', 'ghost', 'forger'] as const;
+    const jobs = Array.from({ length: 300 }, (_, i) => {
+      const domain = kinds[i % kinds.length]!;
+      const tag = `req-${i}`;
+      return via(p, domain)
+        .request({ execute: 'guest-ping', arguments: { tag } }, { timeoutMs: 20_000 })
+        .then(
+          (raw) => ({ i, domain, tag, raw, err: undefined as unknown }),
+          (err: unknown) => ({ i, domain, tag, raw: undefined, err }),
+        );
+    });
+    const results = await Promise.all(jobs);
+    let wrong = 0;
+    for (const r of results) {
+      const ok =
+        r.domain === 'echo-a'
+          ? JSON.stringify(r.raw?.reply) === JSON.stringify({ return: { execute: 'guest-ping', arguments: { tag: r.tag } } })
+          : r.domain === 'generic'
+            ? (r.raw?.reply as { error?: { desc?: string } }).error?.desc?.includes("failed to open file '/nope'") === true
+            : r.domain === 'disabled'
+              ? (r.raw?.reply as { error?: { class?: string } }).error?.class === 'CommandNotFound'
+              : r.domain === 'forger'
+                ? (r.raw?.reply as { error?: { desc?: string } }).error?.desc === 'x'
+                : r.domain === 'not-running'
+                  ? (r.err as UnreachableError)?.code === 'DOMAIN_NOT_RUNNING'
+                  : (r.err as UnreachableError)?.code === 'NO_SUCH_DOMAIN';
+      if (!ok) wrong++;
+    }
+    expect(wrong).toBe(0);
+    // Shared: 300 commands, 3 sessions.
+    expect(p.started).toBe(3);
+  });
+
+  test('a command past its deadline kills its session: a timeout for that VM, the pool carries on with a new session', async () => {
+    const p = pool(1);
+    const hung = via(p, 'hang').request({ execute: 'guest-ping' }, { timeoutMs: 800 });
+    await expect(hung).rejects.toBeInstanceOf(TimeoutError);
+    await expect(hung).rejects.toThrow(/hang on qemu:\/\/\/system: virsh qemu-agent-command got no answer within/);
+    await expect(via(p, 'ok-1').request({ execute: 'guest-ping' }, { timeoutMs: 5000 })).resolves.toMatchObject({ reply: { return: { fake: true } } });
+    expect(p.started).toBe(2);
+  });
+
+  test('a session that dies under a query is replaced and the query sent again; an exec is not', async () => {
+    const p = pool(1);
+    const marker = path.join(dir, 'dropped-once');
+    process.env.FAKE_VIRSH_DROP_ONCE = marker;
+    try {
+      const raw = await via(p, 'drop-once').request({ execute: 'guest-get-time' }, { timeoutMs: 5000 });
+      expect(raw?.reply).toEqual({ return: { 'after-drop': true } });
+      rmSync(marker);
+      const exec = via(p, 'drop-once').request({ execute: 'guest-exec', arguments: { path: '/bin/true' } }, { timeoutMs: 5000 });
+      await expect(exec).rejects.toMatchObject({ code: 'LIBVIRT_UNAVAILABLE', message: expect.stringContaining('Connection reset by peer') });
+    } finally {
+      delete process.env.FAKE_VIRSH_DROP_ONCE;
+    }
+  });
+
+  test('a connection that cannot be made is the hypervisor\'s fault, named as such', async () => {
+    const p = new VirshSessionPool({ uri: 'qemu+ssh://root@dead/system', virsh: FAKE_VIRSH, size: 1 });
+    pools.push(p);
+    const t = new VirshTransport({ uri: 'qemu+ssh://root@dead/system', domain: 'ok-1', virsh: FAKE_VIRSH, sessions: p });
+    await expect(t.request({ execute: 'guest-ping' }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: 'LIBVIRT_UNAVAILABLE' });
+  });
+
+  test('secrets and long requests: a secret never reaches any argv; a request too long for a stdin line takes a process', async () => {
+    const log = path.join(dir, 'log');
+    process.env.FAKE_VIRSH_LOG = log;
+    try {
+      const p = pool(1);
+      const secret = { execute: 'guest-exec', arguments: { path: '/bin/sh', env: ['TOKEN=s3cr3t'] } };
+      await expect(via(p, 'echo-s').request(secret, { timeoutMs: 5000, sensitive: true })).resolves.toMatchObject({ reply: { return: secret } });
+      const long = { execute: 'guest-file-write', arguments: { handle: 1, 'buf-b64': 'A'.repeat(20_000) } };
+      await expect(via(p, 'echo-l').request(long, { timeoutMs: 5000 })).resolves.toMatchObject({ reply: { return: long } });
+      const argvs = readFileSync(log, 'utf8').split('\n').filter((l) => !l.startsWith('STDIN:'));
+      expect(argvs.join('\n')).not.toContain('s3cr3t');
+      // The long one went as a process (its JSON in argv), the secret through the session's stdin.
+      expect(argvs.some((a) => a.includes('AAAAAAAAAA'))).toBe(true);
+      expect(readFileSync(log, 'utf8')).toMatch(/^STDIN:qemu-agent-command .*s3cr3t/m);
+    } finally {
+      delete process.env.FAKE_VIRSH_LOG;
+    }
+  });
+
+  test('a canceled command ends its session at once', async () => {
+    const p = pool(1);
+    const controller = new AbortController();
+    const hung = via(p, 'hang').request({ execute: 'guest-ping' }, { timeoutMs: 30_000, signal: controller.signal });
+    setTimeout(() => controller.abort(), 200);
+    await expect(hung).rejects.toMatchObject({ code: 'CANCELED' });
+  });
+});
