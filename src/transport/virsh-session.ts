@@ -120,17 +120,16 @@ export class VirshSession {
    * killed: virsh cannot abandon a command), with CanceledError on abort (killed too), and with
    * UnreachableError when the session dies.
    */
-  async run(line: string, timeoutMs: number, signal?: AbortSignal, what = this.uri): Promise<SessionOutput> {
+  async run(line: string, timeoutMs: number, signal?: AbortSignal, what = this.uri, budgetMs = timeoutMs): Promise<SessionOutput> {
     if (signal?.aborted) throw abortError(signal);
     const deadline = Date.now() + timeoutMs;
-    await this.waitReady(deadline, signal);
+    await this.waitReady(deadline, budgetMs, signal);
     const sent = this.send(line);
-    return this.bounded(sent, deadline, signal, `${what}: virsh ${line.split(' ')[0] ?? ''} got no answer within ${formatElapsed(timeoutMs)}`, timeoutMs);
+    return this.bounded(sent, deadline, signal, `${what}: virsh ${line.split(' ')[0] ?? ''} got no answer within ${formatElapsed(budgetMs)}`, budgetMs);
   }
 
-  private async waitReady(deadline: number, signal?: AbortSignal): Promise<void> {
-    const ms = deadline - Date.now();
-    await this.bounded(this.ready, deadline, signal, `${this.uri} did not answer within ${formatElapsed(ms)} (hypervisor connection: libvirt or ssh)`, ms, 'LIBVIRT_UNAVAILABLE');
+  private async waitReady(deadline: number, budgetMs: number, signal?: AbortSignal): Promise<void> {
+    await this.bounded(this.ready, deadline, signal, `${this.uri} did not answer within ${formatElapsed(budgetMs)} (hypervisor connection: libvirt or ssh)`, budgetMs, 'LIBVIRT_UNAVAILABLE');
   }
 
   private bounded<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined, message: string, timeoutMs: number, code?: 'LIBVIRT_UNAVAILABLE'): Promise<T> {
@@ -270,7 +269,8 @@ export class VirshSessionPool {
     const deadline = Date.now() + timeoutMs;
     const session = await this.acquire(deadline, signal);
     try {
-      return await session.run(line, Math.max(0, deadline - Date.now()), signal, what);
+      // Messages name the caller's budget, not what was left of it after waiting for a session.
+      return await session.run(line, Math.max(0, deadline - Date.now()), signal, what, timeoutMs);
     } finally {
       this.release(session);
     }
