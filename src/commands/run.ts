@@ -4,7 +4,7 @@ import type { Playbook } from '../playbook/types.js';
 import { planRun, runPlaybook } from '../runner/run.js';
 import type { RunResult } from '../runner/types.js';
 import { EXIT } from '../exit-codes.js';
-import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
+import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, readPreviousSuccess, renderMetrics, wantColor, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { formatPlan } from './check.js';
 
@@ -41,6 +41,9 @@ export function secretsOf(playbook: Playbook): string[] {
   return collectSecrets(playbook.steps.map((s) => s.params));
 }
 
+/** Where root's runs leave their reports by default: `<this>/<playbook file name>`. */
+export const ROOT_REPORT_BASE = '/var/lib/qga-play';
+
 export function exitCodeOf(result: RunResult): number {
   if (result.canceled) return EXIT.interrupted;
   if (result.totals.failed > 0) return EXIT.failed;
@@ -48,10 +51,13 @@ export function exitCodeOf(result: RunResult): number {
   return EXIT.ok;
 }
 
-export function reportDirOf(playbook: Playbook, argv: Pick<RunArgs, 'report-dir'>, cwd = process.cwd()): string {
+export function reportDirOf(playbook: Playbook, argv: Pick<RunArgs, 'report-dir'>, cwd = process.cwd(), uid = process.getuid?.()): string {
   if (argv['report-dir']) return path.resolve(cwd, argv['report-dir']);
   if (playbook.report.dir) return playbook.report.dir;
-  return path.resolve(cwd, 'qga-reports', path.basename(playbook.file).replace(/\.ya?ml$/i, ''));
+  const name = path.basename(playbook.file).replace(/\.ya?ml$/i, '');
+  // Root runs from cron or systemd, whose working directory is / or $HOME: the FHS place for state.
+  if (uid === 0) return path.join(ROOT_REPORT_BASE, name);
+  return path.resolve(cwd, 'qga-reports', name);
 }
 
 export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Promise<number> {
@@ -74,11 +80,16 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   try {
     const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
     const tty = Boolean(humanStream.isTTY);
-    const color = tty && argv.color !== false && !io.env.NO_COLOR;
+    const color = wantColor({ tty, flag: argv.color, env: io.env });
     const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
     const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener });
     await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
-    if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
+    if (argv.metrics) {
+      const file = path.resolve(argv.metrics);
+      // A failed run keeps the previous last-success time: the alert on its age keeps counting.
+      const previousSuccessSeconds = await readPreviousSuccess(file, { playbook: playbook.name, secrets });
+      await writeMetrics(file, renderMetrics(result, { playbook: playbook.name, secrets, previousSuccessSeconds }));
+    }
     human.finish(result);
     if (argv.format === 'json') io.stdout(renderJsonSummary(result, { secrets }) + '\n');
     else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);
