@@ -60,6 +60,20 @@ function warned(step: StepReport): boolean {
   return stepWarning(step) !== undefined;
 }
 
+/** An exec's stdout and stderr for -v, one indented line per output line (like ansible -v). */
+function outputLines(step: StepReport): string[] {
+  if (step.kind !== 'exec' || typeof step.result !== 'object' || step.result === null) return [];
+  const r = step.result as { stdout?: unknown; stderr?: unknown };
+  const lines: string[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const text = r[stream];
+    if (typeof text !== 'string' || text === '') continue;
+    lines.push(`    ${stream}:`);
+    for (const l of text.replace(/\n$/, '').split('\n')) lines.push(`      ${printable(l)}`);
+  }
+  return lines;
+}
+
 /** A step a person should see even in --quiet: a problem, or an ok with a warning. */
 function needsLook(step: StepReport): boolean {
   return isProblem(step.status) || warned(step);
@@ -210,6 +224,7 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
       case 'step-end':
         widen(event.vm, event.report.name);
         if (!live ? !quiet || needsLook(event.report) : verbose || needsLook(event.report)) above(stepLine(event.vm, event.report));
+        if (verbose) for (const l of outputLines(event.report)) above(l);
         break;
       case 'vm-end': {
         const report = event.report;
