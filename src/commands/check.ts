@@ -2,10 +2,10 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import { formatDuration } from '../playbook/duration.js';
 import type { PlannedVm } from '../runner/types.js';
-import { describeRoute } from '../inventory/resolve.js';
-import { redact } from '../report/index.js';
+import { describeRoute } from '../inventory/route.js';
+import { redact } from '../report/redact.js';
 import { EXIT } from '../exit-codes.js';
-import { applyOverrides, secretsOf } from './run.js';
+import { applyOverrides, secretsOf } from './playbook-options.js';
 import type { Io } from './common.js';
 
 export interface CheckArgs {

@@ -4,8 +4,9 @@ import type { Playbook } from '../playbook/types.js';
 import { planRun, runPlaybook } from '../runner/run.js';
 import type { RunResult } from '../runner/types.js';
 import { EXIT } from '../exit-codes.js';
-import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, readPreviousSuccess, renderMetrics, wantColor, writeMetrics, writeReports } from '../report/index.js';
+import { acquireLock, createHumanReporter, redact, renderJsonSummary, readPreviousSuccess, renderMetrics, wantColor, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
+import { applyOverrides, secretsOf } from './playbook-options.js';
 import { formatPlan } from './check.js';
 
 export interface RunArgs {
@@ -24,22 +25,7 @@ export interface RunArgs {
   verbose?: boolean;
 }
 
-/** Applies command-line overrides to a loaded playbook. */
-export function applyOverrides(playbook: Playbook, argv: Pick<RunArgs, 'connect' | 'concurrency'>): Playbook {
-  const connect = argv.connect;
-  return {
-    ...playbook,
-    connect: connect ?? playbook.connect,
-    concurrency: argv.concurrency ?? playbook.concurrency,
-    // -c replaces the default connection, not one a target names itself.
-    targets: connect ? playbook.targets.map((t) => (t.connect === playbook.connect ? { ...t, connect } : t)) : playbook.targets,
-  };
-}
-
-/** Every secret value of a playbook, so no output ever shows them. */
-export function secretsOf(playbook: Playbook): string[] {
-  return collectSecrets(playbook.steps.map((s) => s.params));
-}
+export { applyOverrides, secretsOf } from './playbook-options.js';
 
 /** Where root's runs leave their reports by default: `<this>/<playbook file name>`. */
 export const ROOT_REPORT_BASE = '/var/lib/qga-play';

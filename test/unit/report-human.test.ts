@@ -169,8 +169,8 @@ describe('human reporter, not a terminal', () => {
     const web2 = r.vms[1]!;
     web2.steps[2]!.result = { exitCode: 1, stdout: 'one\ntwo\u001b[2J\n', stderr: 'oops\n' };
     const text = play({ tty: false, color: false, quiet: false, verbose: true }, eventsFor(r), r).text();
-    expect(text).toMatch(/web-1\s+uptime\s+ok\s+exit code 0\s+31 ms\n    stdout:\n       12:00:01 up 3 days, {2}2:01, {2}0 users\n/);
-    expect(text).toMatch(/exec \/bin\/false\s+failed\s+exit code 1\s+12 ms\n    stdout:\n      one\n      two\?\[2J\n    stderr:\n      oops\n/);
+    expect(text).toMatch(/web-1\s+uptime\s+ok\s+exit code 0\s+31 ms\n {4}stdout:\n {7}12:00:01 up 3 days, {2}2:01, {2}0 users\n/);
+    expect(text).toMatch(/exec \/bin\/false\s+failed\s+exit code 1\s+12 ms\n {4}stdout:\n {6}one\n {6}two\?\[2J\n {4}stderr:\n {6}oops\n/);
     const plain = play({ tty: false, color: false, quiet: false }, eventsFor(r), r).text();
     expect(plain).not.toContain('stdout:');
   });
