@@ -5,6 +5,7 @@ import { errorMessage, QgaPlayError } from './errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { defaultIo, interruptSignal, type Io } from './commands/common.js';
 import { closest } from './playbook/suggest.js';
+import { parseFast } from './cli-fast-parse.js';
 
 export { defaultUri } from './commands/common.js';
 export type { Io } from './commands/common.js';
@@ -119,6 +120,9 @@ export async function main(args: string[], io: Io = defaultIo): Promise<number> 
   }
   const { signal, dispose } = interruptSignal();
   try {
+    // The plain, valid command lines skip loading yargs; anything else gets yargs' full treatment.
+    const fast = parseFast(args);
+    if (fast) return await dispatch(fast, io, signal);
     let chosen: Chosen | undefined;
     let usageError: string | undefined;
     const parser = (await buildParser(args, process.stdout.columns, (c) => (chosen = c))).fail((msg, err) => {
