@@ -5,6 +5,7 @@ import { openTransport } from '../inventory/resolve.js';
 import { SocketTransport } from '../transport/socket.js';
 import type { Transport } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
+import { fanOut, isPattern } from './agent-fanout.js';
 
 export interface AgentArgs {
   connect?: string;
@@ -12,6 +13,8 @@ export interface AgentArgs {
   socket?: string;
   timeout: number;
   'max-reply'?: number;
+  /** VMs at once when a pattern names several. */
+  concurrency?: number;
   args: string[];
 }
 
@@ -30,6 +33,14 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   const jsonText = positional[expected - 1]!;
   const request = parseUserRequest(jsonText);
   if (typeof request === 'string') throw new UsageError(`the request argument ${JSON.stringify(jsonText)} is ${request}`);
+  // A glob or list of domains fans out: one JSON line per VM (src/commands/agent-fanout.ts).
+  if (!argv.socket && isPattern(positional[0]!)) {
+    return fanOut(
+      { uri: argv.connect ?? defaultUri(io.env), pattern: positional[0]!, request, channel: argv.channel, maxReplyBytes: argv['max-reply'], timeoutMs, concurrency: argv.concurrency },
+      io,
+      signal,
+    );
+  }
   let transport: Transport;
   let where: string;
   if (argv.socket) {
