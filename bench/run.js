@@ -3,8 +3,12 @@
 import { benchSocket } from './socket.js';
 import { benchFleet } from './fleet.js';
 import { benchVirsh } from './virsh.js';
+import { benchStartup } from './startup.js';
+import { benchFleetFloor } from './fleet-floor.js';
 
 const only = process.argv[2];
+if (!only || only === 'startup') benchStartup();
 if (!only || only === 'socket') await benchSocket();
 if (!only || only === 'fleet') await benchFleet();
 if (only === 'virsh') await benchVirsh();
+if (!only || only === 'floor') await benchFleetFloor();

@@ -1,123 +1,148 @@
-import yargs, { type Argv } from 'yargs';
+import { readFileSync } from 'node:fs';
+import type { Argv } from 'yargs';
+import { COMMANDS, completions, EXIT_HELP, optionNames, PROGRAM, PROGRAM_SUMMARY, type CommandSpec } from './command-table.js';
 import { errorMessage, QgaPlayError } from './errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { defaultIo, EXIT_HELP, interruptSignal, type Io } from './commands/common.js';
-import { agentCommand, type AgentArgs } from './commands/agent.js';
-import { runCommand, type RunArgs } from './commands/run.js';
-import { checkCommand, type CheckArgs } from './commands/check.js';
-import { listCommand, type ListArgs } from './commands/list.js';
+import { defaultIo, interruptSignal, type Io } from './commands/common.js';
+import { closest } from './playbook/suggest.js';
+import { parseFast } from './cli-fast-parse.js';
 
 export { defaultUri } from './commands/common.js';
 export type { Io } from './commands/common.js';
 
-function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p: Promise<number>) => void): Argv {
-  return yargs(args)
-    .scriptName('qga-play')
-    .usage('$0 <command> [options]\n\nDrive the QEMU Guest Agent across libvirt VMs: YAML playbooks of agent steps, run on many guests at once.')
-    .command(
-      'run <playbook>',
-      'Run a playbook on its VMs; write reports',
-      (y) =>
-        y
-          .positional('playbook', { type: 'string', demandOption: true, describe: 'the playbook file (YAML)' })
-          .option('limit', { type: 'string', describe: 'only VMs whose name matches this glob' })
-          .option('concurrency', { type: 'number', describe: "VMs at once (default: the playbook's, else 8)" })
-          .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
-          .option('virsh-mode', { choices: ['session', 'process'] as const, describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)" })
-          .option('virsh-sessions', { type: 'number', describe: 'virsh sessions per connection URI (default: the concurrency, at most 8)' })
-          .option('dry-run', { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' })
-          .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" })
-          .option('keep', { type: 'number', describe: "keep the last N runs' reports under DIR/history/" })
-          .option('format', { choices: ['human', 'json'] as const, default: 'human' as const, describe: 'json: the summary and every VM report on stdout, progress on stderr' })
-          .option('metrics', { type: 'string', describe: 'write Prometheus metrics here (for node_exporter textfile collector)' })
-          .option('lock-wait', { type: 'string', default: '0s', describe: 'how long to wait for another run on the same report directory' })
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'only problems and the final line' })
-          .option('color', { type: 'boolean', default: true, describe: 'color on a terminal (--no-color, or NO_COLOR, turns it off)' })
-          .option('verbose', { alias: 'v', type: 'boolean', describe: 'more detail per step' })
-          .example('$0 run playbooks/fleet-timesync.yaml', 'sync every running guest\'s clock on the default connection')
-          .example('$0 run reachability.yaml --format json > out.json', 'CI: machine-readable summary; exit 3 if a guest does not answer')
-          .example("$0 run inventory.yaml --limit 'web-*' --concurrency 32", 'only the web guests, 32 at a time')
-          .example('$0 run fleet-timesync.yaml --dry-run', 'show which VMs and transports would be used')
-          .epilog(EXIT_HELP),
-      (argv) => setResult(runCommand(argv as unknown as RunArgs, io, signal)),
-    )
-    .command(
-      'check <playbook>',
-      'Validate a playbook and print its plan (exit 0 valid, 2 not)',
-      (y) =>
-        y
-          .positional('playbook', { type: 'string', demandOption: true })
-          .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
-          .example('$0 check playbooks/inventory.yaml', 'every problem at once, with file:line:column'),
-      (argv) => setResult(checkCommand(argv as unknown as CheckArgs, io)),
-    )
-    .command(
-      'list',
-      'List domains, their agent channels, the transport qga-play would use, and whether each agent answers',
-      (y) =>
-        y
-          .option('connect', { alias: 'c', type: 'string', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' })
-          .option('format', { choices: ['human', 'json'] as const, default: 'human' as const })
-          .option('timeout', { type: 'number', default: 3, describe: 'seconds to wait for the hypervisor and for each agent' })
-          .option('virsh-mode', { choices: ['session', 'process'] as const, default: 'session' as const, describe: 'standard channel: a virsh session, or a virsh process per call' })
-          .example('$0 list -c qemu+ssh://root@hv2/system', 'the guests of another hypervisor'),
-      (argv) => setResult(listCommand(argv as unknown as ListArgs, io, signal)),
-    )
-    .command(
-      'agent [args..]',
-      'Send one QGA command to one agent and print its reply',
-      (y) =>
-        y
-          .usage(
-            '$0 agent [-c URI] [--channel NAME] [--timeout SECONDS] DOMAIN JSON\n$0 agent --socket PATH [--timeout SECONDS] JSON\n\n' +
-              'Prints the reply as one JSON line on stdout, exactly as the agent sent it; problems go to stderr.',
-          )
-          .positional('args', { describe: 'DOMAIN and JSON, or JSON alone with --socket', type: 'string', array: true, default: [] })
-          .option('connect', { alias: 'c', type: 'string', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' })
-          .option('channel', { type: 'string', describe: 'agent channel of the domain; a non-standard one is reached through its socket (from dumpxml)' })
-          .option('socket', { type: 'string', describe: 'talk to the agent socket at PATH directly (no libvirt)' })
-          .option('timeout', { type: 'number', default: 10, describe: 'seconds to wait for the reply' })
-          .option('max-reply', { type: 'number', describe: 'largest reply accepted on a socket, in bytes (default 16 MiB)' })
-          .option('virsh-mode', { choices: ['session', 'process'] as const, default: 'session' as const, describe: 'standard channel: a virsh session, or a virsh process per call' })
-          .example("$0 agent web-1 '{\"execute\":\"guest-ping\"}'", 'ping the agent of domain web-1 through virsh')
-          .example("$0 agent -c qemu+ssh://root@hv2/system db-1 '{\"execute\":\"guest-get-osinfo\"}'", 'a guest on another hypervisor')
-          .example("$0 agent --channel org.qemu.guest_agent.1 web-1 '{\"execute\":\"guest-get-time\"}'", 'a second agent channel, through its socket')
-          .example("$0 agent --socket /run/qga/app.sock '{\"execute\":\"guest-info\"}'", 'a socket given directly')
-          .epilog(EXIT_HELP),
-      (argv) => setResult(agentCommand(argv as unknown as AgentArgs, io, signal)),
-    )
-    .demandCommand(1, 'Give a command: run, check, list or agent')
+/** The package's version, read without loading anything else. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+interface Chosen {
+  command: CommandSpec['name'];
+  argv: Record<string, unknown>;
+}
+
+/** The parser for `args`: it only parses and validates; the chosen command runs after it. */
+export async function buildParser(args: string[], columns: number | undefined, choose: (c: Chosen) => void): Promise<Argv> {
+  const { default: yargs } = await import('yargs');
+  let parser = yargs(args)
+    .scriptName(PROGRAM)
+    .usage(`$0 <command> [options]\n\n${PROGRAM_SUMMARY}`);
+  for (const spec of COMMANDS) {
+    parser = parser.command(
+      spec.usage,
+      spec.describe,
+      (y) => {
+        if (spec.synopsis) y.usage(spec.synopsis);
+        for (const p of spec.positionals) {
+          y.positional(p.name, { type: 'string', describe: p.describe, ...(p.array ? { array: true, default: [] } : {}), ...(p.required ? { demandOption: true } : {}) });
+        }
+        for (const [name, o] of Object.entries(spec.options)) {
+          y.option(name, {
+            type: o.type,
+            describe: o.describe,
+            ...(o.alias ? { alias: o.alias } : {}),
+            ...(o.choices ? { choices: [...o.choices] } : {}),
+            ...(o.default !== undefined ? { default: o.default } : {}),
+            // `--limit` with no value is a mistake, not an empty pattern.
+            ...(o.type === 'string' ? { requiresArg: true } : {}),
+          });
+        }
+        for (const [cmd, what] of spec.examples) y.example(cmd, what);
+        return y.epilog(EXIT_HELP);
+      },
+      (argv) => choose({ command: spec.name, argv: argv as Record<string, unknown> }),
+    );
+  }
+  return parser
+    .completion('completion', 'Print a bash/zsh completion script: qga-play completion >> ~/.bashrc')
+    .demandCommand(1, `Give a command: ${COMMANDS.map((c) => c.name).join(', ')}`)
+    .recommendCommands()
     .strict()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
     .epilog(EXIT_HELP)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(Math.min(110, columns || 100))
     .exitProcess(false);
+}
+
+/** `Unknown argument: dryrun` gains `; did you mean --dry-run?` for each name close to an option. */
+function withSuggestions(message: string, args: string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m) return message;
+  const spec = COMMANDS.find((c) => args.includes(c.name));
+  const names = optionNames(spec);
+  const commands = COMMANDS.map((c) => c.name);
+  const first = args.find((a) => !a.startsWith('-'));
+  const hints = m[1]!.split(', ').flatMap((word) => {
+    if (!spec && word === first) {
+      const best = closest(word, commands);
+      return [best ? `${word}: no such command; did you mean ${best}?` : `${word}: no such command (commands: ${commands.join(', ')})`];
+    }
+    const wasOption = args.some((a) => a === `--${word}` || a.startsWith(`--${word}=`) || a === `-${word}`);
+    const best = wasOption ? closest(word, names) : undefined;
+    return best ? [`--${word}: did you mean --${best}?`] : [];
+  });
+  return hints.length > 0 ? `${message}\n${hints.join('\n')}` : message;
+}
+
+async function dispatch(chosen: Chosen, io: Io, signal: AbortSignal): Promise<number> {
+  switch (chosen.command) {
+    case 'run': {
+      const { runCommand } = await import('./commands/run.js');
+      return runCommand(chosen.argv as never, io, signal);
+    }
+    case 'check': {
+      const { checkCommand } = await import('./commands/check.js');
+      return checkCommand(chosen.argv as never, io);
+    }
+    case 'list': {
+      const { listCommand } = await import('./commands/list.js');
+      return listCommand(chosen.argv as never, io, signal);
+    }
+    case 'agent': {
+      const { agentCommand } = await import('./commands/agent.js');
+      return agentCommand(chosen.argv as never, io, signal);
+    }
+  }
 }
 
 /** Runs the CLI and returns the exit code. */
 export async function main(args: string[], io: Io = defaultIo): Promise<number> {
+  // The commonest probe of an install: answered without loading the parser.
+  if (args.length === 1 && args[0] === '--version') {
+    io.stdout(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  // The completion script calls back on every TAB with the words typed so far.
+  if (args[0] === '--get-yargs-completions') {
+    io.stdout(completions(args.slice(2)).map((w) => `${w}\n`).join(''));
+    return EXIT.ok;
+  }
   const { signal, dispose } = interruptSignal();
-  let result: Promise<number> | undefined;
-  let usageError: string | undefined;
   try {
-    const parser = buildParser(args, io, signal, (p) => (result = p)).fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
+    // The plain, valid command lines skip loading yargs; anything else gets yargs' full treatment.
+    const fast = parseFast(args);
+    if (fast) return await dispatch(fast, io, signal);
+    let chosen: Chosen | undefined;
+    let usageError: string | undefined;
+    const parser = (await buildParser(args, process.stdout.columns, (c) => (chosen = c))).fail((msg, err) => {
+      // yargs' own errors (YError: a missing option value, say) are usage errors too.
+      if (err && err.name !== 'YError') throw err;
+      usageError = msg ?? err?.message;
     });
     const output = await new Promise<string>((resolve, reject) => {
       void Promise.resolve(parser.parse(args, {}, (err, _argv, out) => (err && !usageError ? reject(err) : resolve(out)))).catch(reject);
     });
+    // Bad usage runs nothing: every check above is done before a command starts.
     if (usageError) {
-      io.stderr(`qga-play: ${usageError}\nRun qga-play --help for usage.\n`);
+      io.stderr(`${PROGRAM}: ${withSuggestions(usageError, args)}\nRun ${PROGRAM} --help for usage.\n`);
       return EXIT.usage;
     }
     if (output) io.stdout(output + '\n');
-    return result ? await result : EXIT.ok;
+    return chosen ? await dispatch(chosen, io, signal) : EXIT.ok;
   } catch (err) {
-    if (err instanceof QgaPlayError) io.stderr(`qga-play: ${err.message}\n`);
-    else io.stderr(`qga-play: internal error: ${errorMessage(err)}\n${(err as Error).stack ?? ''}\nPlease report this.\n`);
+    if (err instanceof QgaPlayError) io.stderr(`${PROGRAM}: ${err.message}\n`);
+    else io.stderr(`${PROGRAM}: internal error: ${errorMessage(err)}\n${(err as Error).stack ?? ''}\nPlease report this.\n`);
     return exitCodeFor(err);
   } finally {
     dispose();

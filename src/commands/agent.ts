@@ -5,6 +5,7 @@ import { TransportProvider } from '../inventory/provider.js';
 import type { VirshMode } from '../inventory/route.js';
 import type { Transport } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
+import { fanOut, isPattern } from './agent-fanout.js';
 
 export interface AgentArgs {
   connect?: string;
@@ -13,6 +14,8 @@ export interface AgentArgs {
   timeout: number;
   'max-reply'?: number;
   'virsh-mode'?: VirshMode;
+  /** VMs at once when a pattern names several. */
+  concurrency?: number;
   args: string[];
 }
 
@@ -31,6 +34,14 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   const jsonText = positional[expected - 1]!;
   const request = parseUserRequest(jsonText);
   if (typeof request === 'string') throw new UsageError(`the request argument ${JSON.stringify(jsonText)} is ${request}`);
+  // A glob or list of domains fans out: one JSON line per VM (src/commands/agent-fanout.ts).
+  if (!argv.socket && isPattern(positional[0]!)) {
+    return fanOut(
+      { uri: argv.connect ?? defaultUri(io.env), pattern: positional[0]!, request, channel: argv.channel, maxReplyBytes: argv['max-reply'], virshMode: argv['virsh-mode'], timeoutMs, concurrency: argv.concurrency },
+      io,
+      signal,
+    );
+  }
   const provider = new TransportProvider({ maxReplyBytes: argv['max-reply'], virshMode: argv['virsh-mode'] });
   try {
     return await send(provider, argv, request, positional, timeoutMs, io, signal);

@@ -18,14 +18,6 @@ export const defaultIo: Io = {
   env: process.env,
 };
 
-export const EXIT_HELP = `Exit codes:
-  0    success
-  1    a step failed, or the agent answered with an error (unless interrupted)
-  2    bad usage or a bad playbook (nothing was run)
-  3    nothing failed, but a target was unreachable or timed out
-  75   another run holds the report directory's lock
-  130  interrupted (SIGINT/SIGTERM)`;
-
 export { defaultUri } from '../util/uri.js';
 
 export function parseSeconds(value: unknown, option: string): number {

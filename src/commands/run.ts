@@ -4,8 +4,9 @@ import type { Playbook } from '../playbook/types.js';
 import { planRun, runPlaybook } from '../runner/run.js';
 import type { RunResult } from '../runner/types.js';
 import { EXIT } from '../exit-codes.js';
-import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
+import { acquireLock, createHumanReporter, redact, renderJsonSummary, readPreviousSuccess, renderMetrics, wantColor, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
+import { applyOverrides, secretsOf } from './playbook-options.js';
 import { formatPlan } from './check.js';
 
 export interface RunArgs {
@@ -26,22 +27,10 @@ export interface RunArgs {
   verbose?: boolean;
 }
 
-/** Applies command-line overrides to a loaded playbook. */
-export function applyOverrides(playbook: Playbook, argv: Pick<RunArgs, 'connect' | 'concurrency'>): Playbook {
-  const connect = argv.connect;
-  return {
-    ...playbook,
-    connect: connect ?? playbook.connect,
-    concurrency: argv.concurrency ?? playbook.concurrency,
-    // -c replaces the default connection, not one a target names itself.
-    targets: connect ? playbook.targets.map((t) => (t.connect === playbook.connect ? { ...t, connect } : t)) : playbook.targets,
-  };
-}
+export { applyOverrides, secretsOf } from './playbook-options.js';
 
-/** Every secret value of a playbook, so no output ever shows them. */
-export function secretsOf(playbook: Playbook): string[] {
-  return collectSecrets(playbook.steps.map((s) => s.params));
-}
+/** Where root's runs leave their reports by default: `<this>/<playbook file name>`. */
+export const ROOT_REPORT_BASE = '/var/lib/qga-play';
 
 export function exitCodeOf(result: RunResult): number {
   if (result.canceled) return EXIT.interrupted;
@@ -50,10 +39,13 @@ export function exitCodeOf(result: RunResult): number {
   return EXIT.ok;
 }
 
-export function reportDirOf(playbook: Playbook, argv: Pick<RunArgs, 'report-dir'>, cwd = process.cwd()): string {
+export function reportDirOf(playbook: Playbook, argv: Pick<RunArgs, 'report-dir'>, cwd = process.cwd(), uid = process.getuid?.()): string {
   if (argv['report-dir']) return path.resolve(cwd, argv['report-dir']);
   if (playbook.report.dir) return playbook.report.dir;
-  return path.resolve(cwd, 'qga-reports', path.basename(playbook.file).replace(/\.ya?ml$/i, ''));
+  const name = path.basename(playbook.file).replace(/\.ya?ml$/i, '');
+  // Root runs from cron or systemd, whose working directory is / or $HOME: the FHS place for state.
+  if (uid === 0) return path.join(ROOT_REPORT_BASE, name);
+  return path.resolve(cwd, 'qga-reports', name);
 }
 
 export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Promise<number> {
@@ -78,11 +70,16 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   try {
     const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
     const tty = Boolean(humanStream.isTTY);
-    const color = tty && argv.color !== false && !io.env.NO_COLOR;
+    const color = wantColor({ tty, flag: argv.color, env: io.env });
     const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
     const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener, ...reach });
     await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
-    if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
+    if (argv.metrics) {
+      const file = path.resolve(argv.metrics);
+      // A failed run keeps the previous last-success time: the alert on its age keeps counting.
+      const previousSuccessSeconds = await readPreviousSuccess(file, { playbook: playbook.name, secrets });
+      await writeMetrics(file, renderMetrics(result, { playbook: playbook.name, secrets, previousSuccessSeconds }));
+    }
     human.finish(result);
     if (argv.format === 'json') io.stdout(renderJsonSummary(result, { secrets }) + '\n');
     else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);

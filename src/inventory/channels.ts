@@ -1,9 +1,9 @@
 import { XMLParser } from 'fast-xml-parser';
 import { UnreachableError } from '../errors.js';
 import { runVirsh, unreachableFrom, type VirshResult, type VirshRunOptions } from '../transport/virsh-exec.js';
+import { STANDARD_CHANNEL } from './route.js';
 
-/** The channel libvirt itself connects to. */
-export const STANDARD_CHANNEL = 'org.qemu.guest_agent.0';
+export { STANDARD_CHANNEL };
 
 /** An agent channel of a domain, from `virsh dumpxml`. */
 export interface AgentChannel {

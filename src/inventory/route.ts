@@ -1,4 +1,7 @@
-import { STANDARD_CHANNEL } from './channels.js';
+// How an address will be reached, decided without I/O: cheap enough for `check` to load.
+
+/** The channel libvirt itself connects to. */
+export const STANDARD_CHANNEL = 'org.qemu.guest_agent.0';
 
 /** Where one agent is: a libvirt domain (and channel), or a socket given directly. */
 export interface AgentAddress {

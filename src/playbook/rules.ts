@@ -171,4 +171,27 @@ export const powerSteps: Rule = (ctx) => {
   }
 };
 
-export const RULES: readonly Rule[] = [targetEndpoint, duplicateTargets, fileWriteSource, durationLimits, expectations, agentRequests, powerSteps];
+/** A target that can stand for more than one VM: a glob, or any entry of a list of two or more. */
+function manyVms(ctx: RuleContext): boolean {
+  const list = targets(ctx);
+  return list.length > 1 || list.some(([t]) => typeof t.vm === 'string' && picomatch.scan(t.vm).isGlob);
+}
+
+/** A file-read `to:` shared by many VMs would hold only the last one's file: it needs `{vm}`. */
+export const fileReadDestination: Rule = (ctx) => {
+  if (!manyVms(ctx)) return;
+  for (const { index, kind, params } of steps(ctx)) {
+    if (kind !== 'file-read' || typeof params?.to !== 'string' || params.to.includes('{vm}')) continue;
+    ctx.error(
+      ['steps', index, 'file-read', 'to'],
+      `\`to: ${params.to}\` is one file for every VM of the targets: each VM would overwrite the last; put \`{vm}\` in it (e.g. \`${suggestVmPath(params.to)}\`)`,
+    );
+  }
+};
+
+function suggestVmPath(to: string): string {
+  const slash = to.lastIndexOf('/');
+  return `${to.slice(0, slash + 1)}{vm}/${to.slice(slash + 1)}`;
+}
+
+export const RULES: readonly Rule[] = [targetEndpoint, duplicateTargets, fileWriteSource, fileReadDestination, durationLimits, expectations, agentRequests, powerSteps];

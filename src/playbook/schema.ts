@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { validate as generatedValidate } from './validate-playbook.generated.js';
 import type { Problem } from './errors.js';
 import { displayPath, type PathSegment, type Source } from './source.js';
 import { closest, didYouMean } from './suggest.js';
@@ -17,10 +18,18 @@ interface SchemaNode {
   definitions?: Record<string, SchemaNode>;
 }
 
+/** The ahead-of-time validator's shape (ajv standalone: errors on the function after a call). */
+interface Validate {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
 interface Compiled {
   schema: SchemaNode;
-  validate: ValidateFunction;
+  validate: Validate;
   definitionOf: Map<object, string>;
+  /** The schema's own nodes by JSON text: errors carry the generated code's copies. */
+  canonical: Map<string, SchemaNode>;
   kinds: string[];
   commonStepKeys: string[];
 }
@@ -31,12 +40,12 @@ function compile(): Compiled {
   if (compiled) return compiled;
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as SchemaNode;
   const defs = schema.definitions ?? {};
-  // verbose: errors then carry parentSchema (which definition failed) and data (the value).
-  const validate = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true }).compile(schema);
+  // Compiled at build time (scripts/build-validator.js) from this same file: nothing to compile here.
+  const validate = generatedValidate as unknown as Validate;
   const kinds = (defs.stepKind?.enum ?? []) as string[];
   const commonStepKeys = Object.keys(defs.stepMap?.properties ?? {}).filter((k) => !kinds.includes(k));
   const definitionOf = new Map<object, string>(Object.entries(defs).map(([name, node]) => [node, name]));
-  compiled = { schema, validate, definitionOf, kinds, commonStepKeys };
+  compiled = { schema, validate, definitionOf, kinds, commonStepKeys, canonical: canonicalNodes(schema) };
   return compiled;
 }
 
@@ -123,9 +132,23 @@ interface ErrorContext {
   misspelt: Set<string>;
 }
 
+/** Every node of the schema by its JSON text, definitions first: maps the generated code's copies back to them. */
+function canonicalNodes(schema: SchemaNode): Map<string, SchemaNode> {
+  const out = new Map<string, SchemaNode>();
+  const walk = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const text = JSON.stringify(node);
+    if (!Array.isArray(node) && !out.has(text)) out.set(text, node as SchemaNode);
+    for (const child of Object.values(node)) walk(child);
+  };
+  for (const def of Object.values(schema.definitions ?? {})) walk(def);
+  walk(schema);
+  return out;
+}
+
 function problemOf(e: ErrorObject, data: unknown, src: Source, c: Compiled, { unknownKeyAt, misspelt }: ErrorContext): Problem | undefined {
   const defs = c.schema.definitions ?? {};
-  const parent = (e.parentSchema ?? {}) as SchemaNode;
+  const parent = c.canonical.get(JSON.stringify(e.parentSchema ?? {})) ?? ((e.parentSchema ?? {}) as SchemaNode);
   const def = c.definitionOf.get(parent);
   const path = toPath(e.instancePath, data);
   const at = displayPath(path);

@@ -47,3 +47,31 @@ export function truncate(text: string, width: number): string {
   }
   return `${out}…`;
 }
+
+/** `text` broken into lines of at most `width` display cells, at spaces where it can, whole. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  const push = () => {
+    lines.push(line.trimEnd());
+    line = '';
+  };
+  for (const word of text.split(' ')) {
+    let rest = word;
+    if (line !== '' && textWidth(line) + 1 + textWidth(rest) > width) push();
+    // A word longer than the line is cut where the line ends.
+    while (textWidth(rest) > width) {
+      let cut = '';
+      for (const ch of rest) {
+        if (textWidth(cut + ch) > width) break;
+        cut += ch;
+      }
+      if (line !== '') push();
+      lines.push(cut);
+      rest = rest.slice(cut.length);
+    }
+    line = line === '' ? rest : `${line} ${rest}`;
+  }
+  if (line !== '' || lines.length === 0) push();
+  return lines;
+}

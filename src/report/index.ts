@@ -2,9 +2,10 @@ export { writeReports, SUMMARY_FILE, JUNIT_FILE, type WriteReportsOptions, type 
 export { writeFileAtomic, isTempName, removeStaleTemps } from '../util/atomic-file.js';
 export { reportFileNames, safeBaseName } from './file-names.js';
 export { renderJunit } from './junit.js';
-export { renderMetrics, writeMetrics, escapeLabelValue } from './metrics.js';
-export { renderJsonSummary, buildSummary, type Summary, type SummaryVm, type JsonSummary } from './summary.js';
+export { renderMetrics, writeMetrics, escapeLabelValue, readPreviousSuccess, runSucceeded, type MetricsOptions } from './metrics.js';
+export { renderJsonSummary, buildSummary, REPORT_FORMAT_VERSION, type Summary, type SummaryVm, type JsonSummary } from './summary.js';
 export { createHumanReporter, finalLine, type HumanReporter, type HumanReporterOptions } from './human/reporter.js';
 export { acquireLock, LockedError, LOCK_FILE, type Lock, type LockInfo, type AcquireLockOptions } from './lock.js';
 export { redact, redactText, collectSecrets, MASK } from './redact.js';
 export { saveHistory, pruneHistory, historyName } from './history.js';
+export { wantColor } from './human/style.js';

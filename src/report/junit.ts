@@ -1,5 +1,6 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { RunResult, StepReport, VmReport } from '../runner/types.js';
+import { stepWarning } from './key-result.js';
 import { redact } from './redact.js';
 
 /**
@@ -69,6 +70,9 @@ function testcase(step: StepReport, name: string, classname: string): Node {
   }
   const out = step.status === 'ok' ? resultText(step.result) : undefined;
   if (out !== undefined) node['system-out'] = xmlText(out);
+  // JUnit has no "passed with a warning": CI shows system-err beside the passed case.
+  const warning = stepWarning(step);
+  if (warning !== undefined) node['system-err'] = xmlText(`WARNING: ${warning}`);
   return node;
 }
 

@@ -23,6 +23,27 @@ export function clockOffsetMs(step: StepReport): { beforeMs: number; afterMs?: n
   return undefined;
 }
 
+/**
+ * What a step that ended ok still wants a person to see: a `measure-only` time-sync that found
+ * the clock off by more than its threshold (and, by design, left it).
+ */
+export function stepWarning(step: StepReport): string | undefined {
+  if (step.kind !== 'time-sync' || step.status !== 'ok') return undefined;
+  const before = finite(field(step.result, 'offsetBeforeMs'));
+  const threshold = finite(field(step.result, 'thresholdMs'));
+  if (before === undefined || threshold === undefined || field(step.result, 'action') !== 'none' || threshold <= 0 || Math.abs(before) <= threshold) return undefined;
+  return `clock off by ${formatOffset(before)}, above the threshold of ${formatOffset(threshold).slice(1)}; measure-only: not corrected`;
+}
+
+/** A time-sync's action for metrics: `set`, `none`, or `drift` (measure-only, above the threshold). */
+export function syncAction(step: StepReport): 'set' | 'none' | 'drift' | undefined {
+  if (step.kind !== 'time-sync') return undefined;
+  const action = field(step.result, 'action');
+  if (action === 'set') return 'set';
+  if (action !== 'none') return undefined;
+  return stepWarning(step) ? 'drift' : 'none';
+}
+
 /** The last clock offset a VM's time steps measured, in ms. */
 export function vmClockOffsetMs(vm: VmReport): number | undefined {
   let offset: number | undefined;
@@ -51,6 +72,8 @@ export function formatOffset(ms: number): string {
 export function stepDetail(step: StepReport): string {
   const code = exitCode(step);
   if (step.status === 'ok') {
+    const warning = stepWarning(step);
+    if (warning) return `WARNING: ${warning}`;
     const offset = clockOffsetMs(step);
     if (offset) return `offset ${formatOffset(offset.beforeMs)}${offset.afterMs === undefined ? '' : ` -> ${formatOffset(offset.afterMs)}`}`;
     if (code !== undefined) return `exit code ${code}`;
@@ -70,6 +93,8 @@ export function vmDetail(vm: VmReport): string {
   const problem = firstProblem(vm);
   if (problem) return `${problem.name}: ${stepDetail(problem) || problem.status}`;
   if (vm.status !== 'ok') return vm.steps.length === 0 ? `${vm.status}: no step ran (${vm.route})` : vm.status;
+  const warned = vm.steps.find((s) => stepWarning(s) !== undefined);
+  if (warned) return `${warned.name}: ${stepDetail(warned)}`;
   const timed = vm.steps.filter((s) => clockOffsetMs(s) !== undefined);
   const lastTimed = timed[timed.length - 1];
   if (lastTimed) return stepDetail(lastTimed);

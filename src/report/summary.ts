@@ -1,4 +1,5 @@
 import type { RunResult, RunTotals, VmReport, VmStatus } from '../runner/types.js';
+import { stepWarning } from './key-result.js';
 import { redact } from './redact.js';
 
 /** One VM's line in `summary.json`. */
@@ -10,8 +11,16 @@ export interface SummaryVm {
   report: string;
 }
 
+/**
+ * Version of the shapes of `summary.json` and of `run --format json`: raised when a field is
+ * removed or changes meaning (adding a field does not raise it).
+ */
+export const REPORT_FORMAT_VERSION = 1;
+
 /** `summary.json`: the run and where each VM's report is. */
 export interface Summary {
+  /** {@link REPORT_FORMAT_VERSION}. */
+  version: number;
   playbook: string;
   startedAt: string;
   durationMs: number;
@@ -23,6 +32,8 @@ export interface Summary {
 
 /** What `qga-play run --format json` prints: the summary with every VM's report inline. */
 export interface JsonSummary {
+  /** {@link REPORT_FORMAT_VERSION}. */
+  version: number;
   playbook: string;
   startedAt: string;
   durationMs: number;
@@ -33,7 +44,7 @@ export interface JsonSummary {
 }
 
 const VM_KEYS = ['vm', 'connect', 'transport', 'route', 'status', 'startedAt', 'durationMs', 'steps'];
-const STEP_KEYS = ['name', 'kind', 'status', 'startedAt', 'durationMs', 'attempts', 'line', 'result', 'error'];
+const STEP_KEYS = ['name', 'kind', 'status', 'warning', 'startedAt', 'durationMs', 'attempts', 'line', 'result', 'error'];
 
 function ordered<T extends object>(value: T, keys: readonly string[]): T {
   const v = value as Record<string, unknown>;
@@ -45,12 +56,14 @@ function ordered<T extends object>(value: T, keys: readonly string[]): T {
 
 /** A VM report with its fields in a fixed order (the same in every file, whatever built it). */
 export function orderedVmReport(vm: VmReport): VmReport {
-  return ordered({ ...vm, steps: vm.steps.map((s) => ordered(s, STEP_KEYS)) }, VM_KEYS);
+  // An ok step a person should still look at carries `warning` (a measure-only drift).
+  return ordered({ ...vm, steps: vm.steps.map((s) => ordered({ ...s, warning: stepWarning(s) }, STEP_KEYS)) }, VM_KEYS);
 }
 
 /** The summary of an (already redacted) result; `files[i]` is the report file of `result.vms[i]`. */
 export function buildSummary(result: RunResult, files: readonly string[]): Summary {
   return {
+    version: REPORT_FORMAT_VERSION,
     playbook: result.playbook,
     startedAt: result.startedAt,
     durationMs: result.durationMs,
@@ -68,6 +81,7 @@ export function buildSummary(result: RunResult, files: readonly string[]): Summa
 export function renderJsonSummary(result: RunResult, options: { secrets?: string[] } = {}): string {
   const r = redact(result, options.secrets ?? []);
   const out: JsonSummary = {
+    version: REPORT_FORMAT_VERSION,
     playbook: r.playbook,
     startedAt: r.startedAt,
     durationMs: r.durationMs,

@@ -36,6 +36,8 @@ export interface StepReport {
   durationMs: number;
   /** Attempts made (0 when skipped). */
   attempts: number;
+  /** In reports only: what an ok step still wants a person to see (a measure-only drift). */
+  warning?: string;
   /** The step's data: exec's exit code and output, a time-sync's offsets, an agent reply. */
   result?: unknown;
   error?: ReportError;

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import { notRetryable, StepFailedError } from '../errors.js';
+import { errorMessage, notRetryable, StepFailedError } from '../errors.js';
 import { call } from '../transport/transport.js';
 import { defineStep, type StepContext } from './context.js';
 
@@ -24,6 +25,15 @@ async function withHandle<T>(ctx: StepContext, path: string, mode: string, use: 
   }
 }
 
+/**
+ * The local file for one VM: `{vm}` becomes the VM's name made safe as one path component
+ * (a guest's name is not trusted to be a path).
+ */
+export function destinationFor(to: string, vm: string): string {
+  const safe = vm.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, (dots) => '_'.repeat(dots.length)) || '_';
+  return to.replaceAll('{vm}', safe);
+}
+
 /** Reads a guest file in chunks, into a local file or into the report. */
 export const fileRead = defineStep({
   kind: 'file-read',
@@ -45,8 +55,15 @@ export const fileRead = defineStep({
     });
     const content = Buffer.concat(chunks, bytes);
     if (params.to) {
-      await writeFileAtomic(params.to, content);
-      return { path: params.path, bytes, to: params.to };
+      const to = destinationFor(params.to, ctx.vm);
+      try {
+        await mkdir(dirname(to), { recursive: true });
+        await writeFileAtomic(to, content);
+      } catch (err) {
+        // Name the file the user asked for, not the temporary one beside it.
+        throw notRetryable(new StepFailedError(`cannot write ${to}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, 'LOCAL_WRITE_FAILED', { cause: err, result: { path: params.path, bytes, to } }));
+      }
+      return { path: params.path, bytes, to };
     }
     const text = content.toString('utf8');
     return Buffer.from(text, 'utf8').equals(content) ? { path: params.path, bytes, content: text } : { path: params.path, bytes, contentBase64: content.toString('base64') };

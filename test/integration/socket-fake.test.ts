@@ -102,7 +102,7 @@ describe('SocketTransport against a fake agent', () => {
     const err = await ping(t, 350).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     // The message names the request's budget, not the last sync attempt's remainder.
-    expect((err as Error).message).toMatch(/no answer to guest-sync-delimited from agent at .*agent\.sock within 350ms/);
+    expect((err as Error).message).toMatch(/no answer to guest-sync-delimited from agent at .*agent\.sock within 350 ms/);
     expect(err).toMatchObject({ timeoutMs: 350 });
   });
 

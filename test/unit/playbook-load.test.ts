@@ -100,7 +100,7 @@ describe('normalisation', () => {
     expect(isSecret(exec.params.stdin) && exec.params.stdin.value).toBe('stdin-secret');
     expect(exec.expect.map((e) => e.text)).toEqual(['exitCode == 0', 'stdout matches "^hello"', 'stdout contains "hello"', 'truncated == false']);
 
-    expect(step(s, 4, 'file-read')).toMatchObject({ name: 'read os-release', params: { path: '/etc/os-release', to: path.join(VALID, 'out/os-release'), maxBytes: 64 * 1024 } });
+    expect(step(s, 4, 'file-read')).toMatchObject({ name: 'read os-release', params: { path: '/etc/os-release', to: path.join(VALID, 'out/{vm}/os-release'), maxBytes: 64 * 1024 } });
     expect(step(s, 5, 'file-read').params).toEqual({ path: '/etc/hostname', maxBytes: 10 * 1024 * 1024 });
     expect(step(s, 6, 'file-write').params).toEqual({ path: '/tmp/motd', from: path.join(VALID, 'files/motd'), mode: 'append' });
     expect(step(s, 7, 'file-write').params).toEqual({ path: '/tmp/hello', content: 'hello\n', mode: 'overwrite' });

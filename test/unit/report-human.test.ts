@@ -74,30 +74,30 @@ describe('human reporter, not a terminal', () => {
     const out = play({ tty: false, color: false, quiet: false }, events, result);
     expect(out.text().split('\n')).toEqual([
       'warning: target web-9 matched no domain',
-      'web-1     ping             ok           3ms',
-      'web-1     time-sync        ok           offset +1.250 s -> +0.4 ms  240ms',
-      'web-1     uptime           ok           exit code 0  31ms',
-      'web-1     =>               ok           offset +1.250 s -> +0.4 ms  279ms',
-      'web-2     ping             ok           4ms',
-      'web-2     time-sync        ok           offset -35.3 ms -> +1.5 ms  210ms',
-      'web-2     exec /bin/false  failed       exit code 1  12ms',
+      'web-1     ping             ok           3 ms',
+      'web-1     time-sync        ok           offset +1.250 s -> +0.4 ms  240 ms',
+      'web-1     uptime           ok           exit code 0  31 ms',
+      'web-1     =>               ok           offset +1.250 s -> +0.4 ms  279 ms',
+      'web-2     ping             ok           4 ms',
+      'web-2     time-sync        ok           offset -35.3 ms -> +1.5 ms  210 ms',
+      'web-2     exec /bin/false  failed       exit code 1  12 ms',
       'web-2     osinfo           skipped',
-      'web-2     =>               failed       exec /bin/false: exit code 1  231ms',
+      'web-2     =>               failed       exec /bin/false: exit code 1  231 ms',
       'db-1      ping             unreachable  Guest agent is not responding: QEMU guest agent is not connected  3 attempts  1.5 s',
       'db-1      time-sync        skipped',
       'db-1      uptime           skipped',
       'db-1      =>               unreachable  ping: Guest agent is not responding: QEMU guest agent is not connected  1.5 s',
-      'db-2      =>               unreachable  unreachable: no step ran (db-2 on qemu+ssh://hv2/system: domain is not running)  5ms',
-      'slow-1    ping             ok           2ms',
+      'db-2      =>               unreachable  unreachable: no step ran (db-2 on qemu+ssh://hv2/system: domain is not running)  5 ms',
+      'slow-1    ping             ok           2 ms',
       'slow-1    time-get         timed-out    guest-get-time: no reply within 5 s  5.0 s',
       'slow-1    uptime           skipped',
       'slow-1    =>               unreachable  time-get: guest-get-time: no reply within 5 s  5.0 s',
-      'win/10 ü  time-get         ok           offset -3.3 ms  20ms',
-      'win/10 ü  uptime           canceled     interrupted by SIGINT  800ms',
-      'win/10 ü  osinfo           canceled     0ms',
-      'win/10 ü  =>               canceled     uptime: interrupted by SIGINT  825ms',
-      'summary   ping             ok           1ms',
-      'summary   =>               ok           1 step ok  6ms',
+      'win/10 ü  time-get         ok           offset -3.3 ms  20 ms',
+      'win/10 ü  uptime           canceled     interrupted by SIGINT  800 ms',
+      'win/10 ü  osinfo           canceled     0 ms',
+      'win/10 ü  =>               canceled     uptime: interrupted by SIGINT  825 ms',
+      'summary   ping             ok           1 ms',
+      'summary   =>               ok           1 step ok  6 ms',
       '7 VMs: 2 ok, 1 failed, 3 unreachable, 1 canceled in 6.8 s',
       '',
     ]);
@@ -123,18 +123,56 @@ describe('human reporter, not a terminal', () => {
     const lines = out.text().trimEnd().split('\n');
     expect(lines.map((l) => l.replace(/\s+/g, ' '))).toEqual([
       'warning: target web-9 matched no domain',
-      'web-2 exec /bin/false failed exit code 1 12ms',
-      'web-2 => failed exec /bin/false: exit code 1 231ms',
+      'web-2 exec /bin/false failed exit code 1 12 ms',
+      'web-2 => failed exec /bin/false: exit code 1 231 ms',
       'db-1 ping unreachable Guest agent is not responding: QEMU guest agent is not connected 3 attempts 1.5 s',
       'db-1 => unreachable ping: Guest agent is not responding: QEMU guest agent is not connected 1.5 s',
-      'db-2 => unreachable unreachable: no step ran (db-2 on qemu+ssh://hv2/system: domain is not running) 5ms',
+      'db-2 => unreachable unreachable: no step ran (db-2 on qemu+ssh://hv2/system: domain is not running) 5 ms',
       'slow-1 time-get timed-out guest-get-time: no reply within 5 s 5.0 s',
       'slow-1 => unreachable time-get: guest-get-time: no reply within 5 s 5.0 s',
-      'win/10 ü uptime canceled interrupted by SIGINT 800ms',
-      'win/10 ü osinfo canceled 0ms',
-      'win/10 ü => canceled uptime: interrupted by SIGINT 825ms',
+      'win/10 ü uptime canceled interrupted by SIGINT 800 ms',
+      'win/10 ü osinfo canceled 0 ms',
+      'win/10 ü => canceled uptime: interrupted by SIGINT 825 ms',
       '7 VMs: 2 ok, 1 failed, 3 unreachable, 1 canceled in 6.8 s',
     ]);
+  });
+
+  test('quiet and all well: nothing at all (cron mails nothing)', () => {
+    const ok = makeResult();
+    ok.vms = ok.vms.filter((v) => v.status === 'ok');
+    ok.totals = { vms: ok.vms.length, ok: ok.vms.length, failed: 0, unreachable: 0, canceled: 0 };
+    ok.warnings = [];
+    const out = play({ tty: false, color: false, quiet: true }, eventsFor(ok).filter((e) => e.type !== 'warning'), ok);
+    expect(out.text()).toBe('');
+    const onTty = play({ tty: true, color: false, quiet: true }, eventsFor(ok).filter((e) => e.type !== 'warning'), ok);
+    expect(onTty.text()).toBe('');
+  });
+
+  test('a measure-only time-sync above its threshold: ok, but a visible WARNING, even with --quiet', () => {
+    const r = makeResult();
+    r.vms = r.vms.slice(0, 1);
+    r.totals = { vms: 1, ok: 1, failed: 0, unreachable: 0, canceled: 0 };
+    r.warnings = [];
+    r.vms[0]!.steps[1]!.result = { action: 'none', source: 'host', offsetBeforeMs: 1250.5, errorBoundMs: 0.2, thresholdMs: 100, toleranceMs: 50 };
+    const lines = play({ tty: false, color: false, quiet: true }, eventsFor(r), r).text().trimEnd().split('\n');
+    expect(lines.map((l) => l.replace(/\s+/g, ' '))).toEqual([
+      'web-1 time-sync ok WARNING: clock off by +1.250 s, above the threshold of 100.0 ms; measure-only: not corrected 240 ms',
+      'web-1 => ok time-sync: WARNING: clock off by +1.250 s, above the threshold of 100.0 ms; measure-only: not corrected 279 ms',
+      '1 VM: 1 ok, 1 warning in 6.8 s',
+    ]);
+    const colored = play({ tty: true, color: true, quiet: false }, eventsFor(r), r).text();
+    expect(colored).toContain('\u001b[33mok ');
+  });
+
+  test("verbose: an exec step's stdout and stderr under its line, control characters made visible", () => {
+    const r = makeResult();
+    const web2 = r.vms[1]!;
+    web2.steps[2]!.result = { exitCode: 1, stdout: 'one\ntwo\u001b[2J\n', stderr: 'oops\n' };
+    const text = play({ tty: false, color: false, quiet: false, verbose: true }, eventsFor(r), r).text();
+    expect(text).toMatch(/web-1\s+uptime\s+ok\s+exit code 0\s+31 ms\n {4}stdout:\n {7}12:00:01 up 3 days, {2}2:01, {2}0 users\n/);
+    expect(text).toMatch(/exec \/bin\/false\s+failed\s+exit code 1\s+12 ms\n {4}stdout:\n {6}one\n {6}two\?\[2J\n {4}stderr:\n {6}oops\n/);
+    const plain = play({ tty: false, color: false, quiet: false }, eventsFor(r), r).text();
+    expect(plain).not.toContain('stdout:');
   });
 
   test('verbose: a line when a step starts, with the attempt', () => {
@@ -154,7 +192,7 @@ describe('human reporter, not a terminal', () => {
 
   test('the final line', () => {
     expect(finalLine({ ...result, totals: { vms: 12, ok: 10, failed: 1, unreachable: 1, canceled: 0 }, durationMs: 2300 })).toBe('12 VMs: 10 ok, 1 failed, 1 unreachable in 2.3 s');
-    expect(finalLine({ ...result, totals: { vms: 1, ok: 1, failed: 0, unreachable: 0, canceled: 0 }, durationMs: 80, canceled: true })).toBe('1 VM: 1 ok in 80ms (run canceled)');
+    expect(finalLine({ ...result, totals: { vms: 1, ok: 1, failed: 0, unreachable: 0, canceled: 0 }, durationMs: 80, canceled: true })).toBe('1 VM: 1 ok in 80 ms (run canceled)');
   });
 });
 
@@ -167,14 +205,17 @@ describe('human reporter, on a terminal', () => {
   });
 
   const table = [
-    'VM        STATUS       STEPS  TIME   RESULT',
-    'web-1     ok             3/3  279ms  offset +1.250 s -> +0.4 ms',
-    'web-2     failed         2/4  231ms  exec /bin/false: exit code 1',
-    'db-1      unreachable    0/3  1.5 s  ping: Guest agent is not responding: QEMU guest agent is not …',
-    'db-2      unreachable    0/0    5ms  unreachable: no step ran (db-2 on qemu+ssh://hv2/system: doma…',
-    'slow-1    unreachable    1/3  5.0 s  time-get: guest-get-time: no reply within 5 s',
-    'win/10 ü  canceled       1/3  825ms  uptime: interrupted by SIGINT',
-    'summary   ok             1/1    6ms  1 step ok',
+    'VM        STATUS       STEPS  TIME    RESULT',
+    'web-1     ok             3/3  279 ms  offset +1.250 s -> +0.4 ms',
+    'web-2     failed         2/4  231 ms  exec /bin/false: exit code 1',
+    // Long results are wrapped under their column, never cut.
+    'db-1      unreachable    0/3   1.5 s  ping: Guest agent is not responding: QEMU guest agent is not',
+    '                                      connected',
+    'db-2      unreachable    0/0    5 ms  unreachable: no step ran (db-2 on qemu+ssh://hv2/system:',
+    '                                      domain is not running)',
+    'slow-1    unreachable    1/3   5.0 s  time-get: guest-get-time: no reply within 5 s',
+    'win/10 ü  canceled       1/3  825 ms  uptime: interrupted by SIGINT',
+    'summary   ok             1/1    6 ms  1 step ok',
     '',
     '7 VMs: 2 ok, 1 failed, 3 unreachable, 1 canceled in 6.8 s',
   ];
@@ -184,11 +225,11 @@ describe('human reporter, on a terminal', () => {
     const shown = screen(out.text());
     expect(shown).toEqual([
       'warning: target web-9 matched no domain',
-      'web-2     exec /bin/false  failed       exit code 1  12ms',
+      'web-2     exec /bin/false  failed       exit code 1  12 ms',
       'db-1      ping             unreachable  Guest agent is not responding: QEMU guest agent is not connected  3 attempts  1.5 s',
       'slow-1    time-get         timed-out    guest-get-time: no reply within 5 s  5.0 s',
-      'win/10 ü  uptime           canceled     interrupted by SIGINT  800ms',
-      'win/10 ü  osinfo           canceled     0ms',
+      'win/10 ü  uptime           canceled     interrupted by SIGINT  800 ms',
+      'win/10 ü  osinfo           canceled     0 ms',
       ...table,
     ]);
     // Progress was drawn on the way: a bar, counts and the running VM's step.
@@ -218,6 +259,17 @@ describe('human reporter, on a terminal', () => {
     expect(out.chunks.length).toBeLessThanOrEqual(10);
     reporter.finish(result);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('a terminal that reports 0 columns is taken as 80 wide, not 20', () => {
+    const out = fakeStream({ columns: 0, rows: 0 });
+    const reporter = createHumanReporter({ stream: out.stream, tty: true, color: false, quiet: false });
+    for (const e of events) reporter.listener(e);
+    reporter.finish(result);
+    const shown = screen(out.text());
+    expect(shown).toContain('web-2     failed         2/4  231 ms  exec /bin/false: exit code 1');
+    expect(Math.max(...shown.filter((l) => l.startsWith('db-1      unreachable')).map((l) => l.length))).toBeGreaterThan(60);
+    expect(Math.max(...shown.map((l) => l.length))).toBeLessThan(80 + 60);
   });
 
   test('quiet on a terminal: no progress and no table, only problems and the final line', () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { escapeLabelValue, renderMetrics, writeMetrics } from '../../src/report/index.js';
+import { escapeLabelValue, readPreviousSuccess, renderMetrics, writeMetrics } from '../../src/report/index.js';
 import { makeResult } from '../../fixtures/report/run-result.js';
 
 interface Sample {
@@ -49,8 +49,17 @@ describe('renderMetrics', () => {
   const { samples, families } = parseExposition(text);
   const get = (name: string, labels: Record<string, string>) => samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 
-  test('has the five families, each with HELP and TYPE gauge, samples grouped', () => {
-    expect(families).toEqual(['qga_play_agent_up', 'qga_play_vm_status', 'qga_play_clock_offset_seconds', 'qga_play_run_duration_seconds', 'qga_play_last_run_timestamp_seconds']);
+  test('has its families, each with HELP and TYPE gauge, samples grouped', () => {
+    expect(families).toEqual([
+      'qga_play_agent_up',
+      'qga_play_vm_status',
+      'qga_play_step_status',
+      'qga_play_clock_offset_seconds',
+      'qga_play_clock_offset_after_seconds',
+      'qga_play_time_sync_action',
+      'qga_play_run_duration_seconds',
+      'qga_play_last_run_timestamp_seconds',
+    ]);
     expect(text).toContain('# TYPE qga_play_agent_up gauge\n');
   });
 
@@ -90,22 +99,82 @@ describe('renderMetrics', () => {
     const vm = r.vms[0];
     if (vm) vm.vm = 'a"b\\c\nd';
     const out = renderMetrics(r, { playbook: 'pb "x"' });
-    expect(out).toContain('qga_play_agent_up{playbook="pb \\"x\\"",vm="a\\"b\\\\c\\nd"} 1');
-    expect(parseExposition(out).samples.find((s) => s.name === 'qga_play_agent_up')?.labels).toEqual({ playbook: 'pb "x"', vm: 'a"b\\c\nd' });
+    expect(out).toContain('qga_play_agent_up{playbook="pb \\"x\\"",vm="a\\"b\\\\c\\nd",connect="qemu:///system"} 1');
+    expect(parseExposition(out).samples.find((s) => s.name === 'qga_play_agent_up')?.labels).toEqual({ playbook: 'pb "x"', vm: 'a"b\\c\nd', connect: 'qemu:///system' });
   });
 
-  test('the same VM name under two connections gives two distinct series', () => {
+  test('the same VM name under two connections: the vm label stays the name, connect tells them apart', () => {
     const r = makeResult();
     const first = r.vms[0];
     if (!first) throw new Error('fixture');
-    r.vms.push({ ...first, connect: 'qemu+ssh://hv2/system' });
-    const up = parseExposition(renderMetrics(r)).samples.filter((s) => s.name === 'qga_play_agent_up').map((s) => s.labels.vm);
+    r.vms.push({ ...first, connect: 'qemu+ssh://hv2/system' }, { ...first, connect: 'qemu+ssh://hv2/system' });
+    const up = parseExposition(renderMetrics(r)).samples.filter((s) => s.name === 'qga_play_agent_up').map((s) => `${s.labels.vm}|${s.labels.connect}`);
     expect(new Set(up).size).toBe(up.length);
-    expect(up).toContain('web-1 (qemu+ssh://hv2/system)');
+    expect(up).toEqual(expect.arrayContaining(['web-1|qemu:///system', 'web-1|qemu+ssh://hv2/system', 'web-1 #2|qemu+ssh://hv2/system']));
+  });
+
+  test('every series is unique (name and label set), whatever the names', () => {
+    const r = makeResult();
+    r.vms.push(r.vms[0]!, r.vms[0]!);
+    r.vms[1]!.steps.push(r.vms[1]!.steps[0]!);
+    const keys = parseExposition(renderMetrics(r)).samples.map((s) => `${s.name}${JSON.stringify(s.labels)}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  test('per-step status: one series per step status, 1 for the step\'s', () => {
+    const web2 = get('qga_play_step_status', { vm: 'web-2', connect: 'qemu:///system' });
+    expect(web2).toHaveLength(4 * 6);
+    expect(web2.filter((s) => s.value === 1).map((s) => [s.labels.step, s.labels.status])).toEqual([
+      ['ping', 'ok'],
+      ['time-sync', 'ok'],
+      ['exec /bin/false', 'failed'],
+      ['osinfo', 'skipped'],
+    ]);
+  });
+
+  test('offset after the sync and the sync action', () => {
+    const after = Object.fromEntries(get('qga_play_clock_offset_after_seconds', {}).map((s) => [s.labels.vm, s.value]));
+    expect(after).toEqual({ 'web-1': 0.0004, 'web-2': 0.0015 });
+    const set = get('qga_play_time_sync_action', { vm: 'web-1' });
+    expect(set.map((s) => [s.labels.action, s.value])).toEqual([
+      ['none', 0],
+      ['set', 1],
+      ['drift', 0],
+    ]);
+  });
+
+  test('a measure-only time-sync above its threshold is the action drift', () => {
+    const r = makeResult();
+    r.vms[0]!.steps[1]!.result = { action: 'none', source: 'host', offsetBeforeMs: 1250.5, errorBoundMs: 0.2, thresholdMs: 100, toleranceMs: 50 };
+    const rows = parseExposition(renderMetrics(r)).samples.filter((s) => s.name === 'qga_play_time_sync_action' && s.labels.vm === 'web-1' && s.value === 1);
+    expect(rows.map((s) => s.labels.action)).toEqual(['drift']);
+  });
+
+  test("last success: this run's end when every VM was ok, else the previous value, else absent", () => {
+    const failed = makeResult();
+    expect(parseExposition(renderMetrics(failed)).families).not.toContain('qga_play_last_success_timestamp_seconds');
+    const carried = parseExposition(renderMetrics(failed, { previousSuccessSeconds: 1700000000.5 })).samples.filter((s) => s.name === 'qga_play_last_success_timestamp_seconds');
+    expect(carried).toEqual([{ name: 'qga_play_last_success_timestamp_seconds', labels: { playbook: 'fleet-timesync' }, value: 1700000000.5 }]);
+    const ok = makeResult();
+    ok.vms = ok.vms.filter((v) => v.status === 'ok');
+    ok.totals = { vms: ok.vms.length, ok: ok.vms.length, failed: 0, unreachable: 0, canceled: 0 };
+    const own = parseExposition(renderMetrics(ok, { previousSuccessSeconds: 1700000000.5 })).samples.find((s) => s.name === 'qga_play_last_success_timestamp_seconds');
+    expect(own?.value).toBe((Date.parse('2024-05-01T12:00:00.000Z') + 6789) / 1000);
   });
 
   test('the playbook label defaults to the run playbook name', () => {
     expect(renderMetrics(result)).toContain('qga_play_run_duration_seconds{playbook="fleet-timesync"} 6.789\n');
+  });
+});
+
+describe('readPreviousSuccess', () => {
+  test('reads the value back from a file renderMetrics wrote, for the same playbook only; none without a file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'metrics-'));
+    const file = path.join(dir, 'm.prom');
+    expect(await readPreviousSuccess(file, { playbook: 'fleet-timesync' })).toBeUndefined();
+    await writeMetrics(file, renderMetrics(makeResult(), { playbook: 'p "q"', previousSuccessSeconds: 1234.5 }));
+    expect(await readPreviousSuccess(file, { playbook: 'p "q"' })).toBe(1234.5);
+    expect(await readPreviousSuccess(file, { playbook: 'other' })).toBeUndefined();
   });
 });
 

@@ -46,6 +46,7 @@ describe('writeReports', () => {
     expect((readJson(path.join(dir, 'win_10__.json')) as { vm: string }).vm).toBe('win/10 ü');
 
     expect(readJson(path.join(dir, 'summary.json'))).toEqual({
+      version: 1,
       playbook: 'fleet-timesync',
       startedAt: '2024-05-01T12:00:00.000Z',
       durationMs: 6789,

@@ -116,7 +116,7 @@ describe('runner outcome rules', () => {
     const started = Date.now();
     const { result } = await run(playbook('  - ping:\n    timeout: 150ms\n', ['a']), () => new Promise(() => undefined));
     expect(statuses(result, 'a')).toEqual(['timed-out']);
-    expect(result.vms[0]!.steps[0]!.error?.message).toMatch(/timed out after 150ms/);
+    expect(result.vms[0]!.steps[0]!.error?.message).toMatch(/timed out after 150 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 

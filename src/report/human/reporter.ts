@@ -1,7 +1,7 @@
 import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus } from '../../runner/types.js';
-import { padEnd, printable, textWidth, truncate } from '../format.js';
+import { padEnd, printable, textWidth, truncate, wrap } from '../format.js';
 import { formatElapsed } from '../../util/format.js';
-import { isProblem, stepDetail, vmDetail } from '../key-result.js';
+import { isProblem, stepDetail, stepWarning, vmDetail } from '../key-result.js';
 import { redact } from '../redact.js';
 import { LiveRegion } from './live.js';
 import { createStyle, type Style } from './style.js';
@@ -51,7 +51,40 @@ export function finalLine(result: RunResult): string {
   if (t.failed > 0) parts.push(`${t.failed} failed`);
   if (t.unreachable > 0) parts.push(`${t.unreachable} unreachable`);
   if (t.canceled > 0) parts.push(`${t.canceled} canceled`);
+  const warnings = warningCount(result);
+  if (warnings > 0) parts.push(`${warnings} warning${warnings === 1 ? '' : 's'}`);
   return `${t.vms} VM${t.vms === 1 ? '' : 's'}: ${parts.join(', ')} in ${formatElapsed(result.durationMs)}${result.canceled ? ' (run canceled)' : ''}`;
+}
+
+function warned(step: StepReport): boolean {
+  return stepWarning(step) !== undefined;
+}
+
+/** An exec's stdout and stderr for -v, one indented line per output line (like ansible -v). */
+function outputLines(step: StepReport): string[] {
+  if (step.kind !== 'exec' || typeof step.result !== 'object' || step.result === null) return [];
+  const r = step.result as { stdout?: unknown; stderr?: unknown };
+  const lines: string[] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const text = r[stream];
+    if (typeof text !== 'string' || text === '') continue;
+    lines.push(`    ${stream}:`);
+    for (const l of text.replace(/\n$/, '').split('\n')) lines.push(`      ${printable(l)}`);
+  }
+  return lines;
+}
+
+/** A step a person should see even in --quiet: a problem, or an ok with a warning. */
+function needsLook(step: StepReport): boolean {
+  return isProblem(step.status) || warned(step);
+}
+
+function warningCount(result: RunResult): number {
+  return result.vms.reduce((n, vm) => n + vm.steps.filter(warned).length, 0);
+}
+
+function allOk(result: RunResult): boolean {
+  return result.totals.ok === result.totals.vms && !result.canceled && warningCount(result) === 0;
 }
 
 function elapsed(ms: number): string {
@@ -69,8 +102,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
   const style: Style = createStyle(options.color);
   const now = options.now ?? Date.now;
   // Read at each frame: the terminal may be resized during the run.
-  const columns = () => Math.max(20, options.columns ?? (stream as { columns?: number }).columns ?? 80);
-  const rows = () => Math.max(5, options.rows ?? (stream as { rows?: number }).rows ?? 24);
+  // A pty may report 0 columns or rows (unknown): then the classic 80x24.
+  const columns = () => Math.max(20, options.columns || (stream as { columns?: number }).columns || 80);
+  const rows = () => Math.max(5, options.rows || (stream as { rows?: number }).rows || 24);
   const live = tty && !quiet;
   const region = new LiveRegion(stream);
 
@@ -94,7 +128,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
 
   const line = (vm: string, what: string, status: StepReport['status'] | VmStatus, rest: string[]): string => {
     const details = rest.filter((r) => r !== '').map(name);
-    const shownStatus = style.status(status, details.length > 0 ? padEnd(status, STATUS_WIDTH) : status);
+    const padded = details.length > 0 ? padEnd(status, STATUS_WIDTH) : status;
+    // An ok with a warning is shown in the warning color, so it is not read as plain ok.
+    const shownStatus = status === 'ok' && details[0]?.includes('WARNING:') ? style.yellow(padded) : style.status(status, padded);
     return [padEnd(name(vm), vmWidth), padEnd(name(what), stepWidth), shownStatus, ...details].join('  ');
   };
   const stepLine = (vm: string, report: StepReport): string => {
@@ -187,7 +223,8 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
       }
       case 'step-end':
         widen(event.vm, event.report.name);
-        if (!live ? !quiet || isProblem(event.report.status) : verbose || isProblem(event.report.status)) above(stepLine(event.vm, event.report));
+        if (!live ? !quiet || needsLook(event.report) : verbose || needsLook(event.report)) above(stepLine(event.vm, event.report));
+        if (verbose) for (const l of outputLines(event.report)) above(l);
         break;
       case 'vm-end': {
         const report = event.report;
@@ -198,7 +235,7 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
           counts[report.status]++;
         }
         state.set(report.vm, { ...s, done: report.status });
-        if (!live ? !quiet || report.status !== 'ok' : verbose) above(vmLine(report));
+        if (!live ? !quiet || report.status !== 'ok' || report.steps.some(warned) : verbose) above(vmLine(report));
         dirty = true;
         break;
       }
@@ -222,13 +259,15 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
     const fixed = w.vm + STATUS_WIDTH + w.steps + w.time + 8;
     const resultWidth = Math.max(10, columns() - 1 - fixed);
     const head = [padEnd('VM', w.vm), padEnd('STATUS', STATUS_WIDTH), padEnd('STEPS', w.steps), padEnd('TIME', w.time), 'RESULT'].join('  ');
+    const indent = ' '.repeat(fixed);
     return [
       style.bold(head),
-      ...rowsOut.map((r) =>
-        [padEnd(truncate(r.vm, w.vm), w.vm), style.status(r.status, padEnd(r.status, STATUS_WIDTH)), r.steps.padStart(w.steps), r.time.padStart(w.time), truncate(r.result, resultWidth)]
-          .join('  ')
-          .trimEnd(),
-      ),
+      ...rowsOut.flatMap((r) => {
+        // The whole result, wrapped under its column: the table is where a person reads errors.
+        const [first = '', ...more] = wrap(r.result, resultWidth);
+        const row = [padEnd(truncate(r.vm, w.vm), w.vm), style.status(r.status, padEnd(r.status, STATUS_WIDTH)), r.steps.padStart(w.steps), r.time.padStart(w.time), first].join('  ').trimEnd();
+        return [row, ...more.map((l) => indent + l)];
+      }),
     ];
   };
 
@@ -237,12 +276,13 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
     stopTimer();
     finished = true;
     const result = clean(raw);
-    const last = result.totals.failed > 0 ? style.red : result.totals.unreachable + result.totals.canceled > 0 ? style.yellow : style.green;
+    const last = result.totals.failed > 0 ? style.red : result.totals.unreachable + result.totals.canceled + warningCount(result) > 0 ? style.yellow : style.green;
     if (live) {
       region.clear();
       const out = result.vms.length > 0 ? [...table(result), ''] : [];
       stream.write(`${[...out, last(finalLine(result))].join('\n')}\n`);
-    } else {
+    } else if (!options.quiet || !allOk(result)) {
+      // Quiet and all well: nothing at all, so cron sends no mail.
       stream.write(`${last(finalLine(result))}\n`);
     }
   };

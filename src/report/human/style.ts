@@ -33,3 +33,15 @@ export function createStyle(color: boolean): Style {
     },
   };
 }
+
+/**
+ * Whether to color: `--no-color` never; else FORCE_COLOR (set, not empty, not `0`/`false`)
+ * always, FORCE_COLOR=0 never; else a terminal without NO_COLOR (https://no-color.org,
+ * https://force-color.org).
+ */
+export function wantColor(options: { tty: boolean; flag?: boolean; env: NodeJS.ProcessEnv }): boolean {
+  if (options.flag === false) return false;
+  const force = options.env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  return options.tty && !options.env.NO_COLOR;
+}

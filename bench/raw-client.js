@@ -1,0 +1,50 @@
+// The floor for bench/fleet-floor.js: a minimal QGA client with no checks, no reports, no CLI.
+// For each socket (a fresh connection: no 0xFF flush needed): guest-sync-delimited, guest-ping, then 5 guest-get-time; CONCURRENCY at once.
+import net from 'node:net';
+
+const sockets = process.argv.slice(3);
+const concurrency = Number(process.argv[2]);
+
+function session(path) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    let buf = '';
+    const queue = [];
+    sock.setEncoding('latin1');
+    sock.on('data', (chunk) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).replace(/^\xff/, '');
+        buf = buf.slice(nl + 1);
+        queue.shift()?.(JSON.parse(line));
+      }
+    });
+    sock.on('error', reject);
+    const ask = (execute, args) =>
+      new Promise((res) => {
+        queue.push(res);
+        sock.write(JSON.stringify(args ? { execute, arguments: args } : { execute }), 'latin1');
+      });
+    sock.on('connect', async () => {
+      const id = Math.floor(Math.random() * 2 ** 31);
+      const sync = await ask('guest-sync-delimited', { id });
+      if (sync.return !== id) return reject(new Error('sync'));
+      await ask('guest-ping');
+      for (let i = 0; i < 5; i++) await ask('guest-get-time');
+      sock.end();
+      resolve();
+    });
+  });
+}
+
+let next = 0;
+let ok = 0;
+await Promise.all(
+  Array.from({ length: concurrency }, async () => {
+    while (next < sockets.length) {
+      await session(sockets[next++]);
+      ok++;
+    }
+  }),
+);
+if (ok !== sockets.length) process.exit(1);
