@@ -53,6 +53,7 @@ lab_setup() {
   else
     log "setup: packages present"
   fi
+  sshd_install
   lab_build_image >/dev/null
 }
 

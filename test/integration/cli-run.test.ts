@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -166,5 +166,35 @@ describe('interrupting a run', () => {
     expect(vm.steps.map((s) => s.status)).toEqual(['canceled', 'canceled']);
     expect(vm.steps[0]!.error?.message).toContain('SIGINT');
     expect(JSON.parse(readFileSync(path.join(reports, 'summary.json'), 'utf8'))).toMatchObject({ canceled: true, totals: { canceled: 1 } });
+  }, 30_000);
+
+  test('SIGINT through virsh sessions: the hung command is canceled, every session process is gone, exit 130', async () => {
+    const file = playbook('hang-virsh', 'name: hang-virsh\ntimeout: 1m\ntargets:\n  - vm: hang\n  - vm: web-1\nsteps:\n  - ping\n  - info\n');
+    const log = path.join(dir, 'virsh-sigint.log');
+    const child = execa(process.execPath, [path.join(ROOT, 'bin/qga-play.js'), 'run', file, '--report-dir', path.join(dir, 'r-int-virsh')], {
+      reject: false,
+      env: { PATH: `${FAKE_BIN}:${process.env.PATH ?? ''}`, FAKE_VIRSH_LOG: log },
+    });
+    const started = Date.now();
+    // Wait until the hung domain's command has reached a session.
+    while (!(existsSync(log) && readFileSync(log, 'utf8').includes("STDIN:qemu-agent-command --timeout 60 -- 'hang'")) && Date.now() - started < 10_000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const sessions = await execa('pgrep', ['-P', String(child.pid)], { reject: false });
+    const pids = sessions.stdout.split('\n').filter(Boolean).map(Number);
+    expect(pids.length).toBeGreaterThan(0);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    // The run closed its provider: no virsh session it started is left (each checked by pid).
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
   }, 30_000);
 });

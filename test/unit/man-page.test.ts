@@ -16,7 +16,7 @@ test('every option --help shows is in the man page, and no other', async () => {
     const help = (await runCli([spec.name, '--help'])).stdout;
     const options = help.slice(help.indexOf('Options:'), help.indexOf('Examples:') >= 0 ? help.indexOf('Examples:') : undefined);
     // Option lines only: a wrapped description may also start with "--".
-    const inHelp = [...options.matchAll(/^  (?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!).filter((o) => o !== 'help' && o !== 'version');
+    const inHelp = [...options.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!).filter((o) => o !== 'help' && o !== 'version');
     expect(inHelp.sort()).toEqual(Object.keys(spec.options).sort());
     for (const o of inHelp) expect(page).toContain(`\\fB\\-\\-${o.replace(/-/g, '\\-')}\\fR`);
   }
