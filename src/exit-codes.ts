@@ -20,7 +20,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof QgaPlayError && err.code === 'LOCKED') return EXIT.locked;
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof UnreachableError) return EXIT.unreachable;
-  if (err instanceof ProtocolError) return err.code === 'REPLY_TOO_LARGE' ? EXIT.failed : EXIT.unreachable;
+  if (err instanceof ProtocolError) return err.code === 'REPLY_TOO_LARGE' || err.code === 'REPLY_TOO_DEEP' ? EXIT.failed : EXIT.unreachable;
   if (err instanceof AgentError) return EXIT.failed;
   if (err instanceof QgaPlayError) return EXIT.failed;
   return EXIT.failed;

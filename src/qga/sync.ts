@@ -37,6 +37,7 @@ export class SyncHandshake {
         return 'waiting';
       case 'garbage':
       case 'oversize':
+      case 'too-deep':
         this.discarded++;
         this.seenDelimiter = false;
         return 'waiting';
