@@ -5,6 +5,7 @@ import { openTransport } from '../inventory/resolve.js';
 import { SocketTransport } from '../transport/socket.js';
 import type { Transport } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
+import { jsonVisible, visible } from '../util/visible.js';
 
 export interface AgentArgs {
   connect?: string;
@@ -44,12 +45,12 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   try {
     const raw = await transport.request(request, { timeoutMs, signal });
     if (raw === null) {
-      io.stderr(`qga-play: ${request.execute} sent no reply (expected: the guest is going away)\n`);
+      io.stderr(`qga-play: ${visible(request.execute)} sent no reply (expected: the guest is going away)\n`);
       return EXIT.ok;
     }
-    io.stdout(raw.text + '\n');
+    io.stdout(jsonVisible(raw.text) + '\n');
     if ('error' in raw.reply) {
-      io.stderr(`qga-play: ${where}: agent error ${raw.reply.error.class}: ${raw.reply.error.desc}\n`);
+      io.stderr(`qga-play: ${visible(where)}: agent error ${visible(raw.reply.error.class)}: ${visible(raw.reply.error.desc)}\n`);
       return EXIT.failed;
     }
     return EXIT.ok;

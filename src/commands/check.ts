@@ -7,6 +7,7 @@ import { redact } from '../report/index.js';
 import { EXIT } from '../exit-codes.js';
 import { applyOverrides, secretsOf } from './run.js';
 import type { Io } from './common.js';
+import { visible } from '../util/visible.js';
 
 export interface CheckArgs {
   playbook: string;
@@ -41,7 +42,8 @@ export function formatPlan(playbook: Playbook, vms: (PlannedVm & { problem?: str
   });
   for (const w of warnings) lines.push(`warning: ${w}`);
   if (options.dryRun) lines.push('Dry run: no agent command was sent.');
-  return lines.join('\n') + '\n';
+  // Names, paths and messages come from the playbook and libvirt: nothing reaches the terminal raw.
+  return lines.map(visible).join('\n') + '\n';
 }
 
 export async function checkCommand(argv: CheckArgs, io: Io): Promise<number> {

@@ -7,6 +7,7 @@ import { EXIT } from '../exit-codes.js';
 import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { formatPlan } from './check.js';
+import { jsonVisible, visible } from '../util/visible.js';
 
 export interface RunArgs {
   playbook: string;
@@ -59,7 +60,7 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   const keep = argv.keep === undefined ? undefined : parsePositiveInt(argv.keep, 'keep');
   const lockWaitMs = parseDurationOption(argv['lock-wait'], 'lock-wait');
   const loaded = await loadPlaybook(argv.playbook, { env: io.env });
-  for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${warning}\n`);
+  for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${visible(warning)}\n`);
   const playbook = applyOverrides(loaded.playbook, { connect: argv.connect, concurrency });
   const secrets = secretsOf(playbook);
 
@@ -80,7 +81,7 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
     await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
     if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
     human.finish(result);
-    if (argv.format === 'json') io.stdout(renderJsonSummary(result, { secrets }) + '\n');
+    if (argv.format === 'json') io.stdout(jsonVisible(renderJsonSummary(result, { secrets })) + '\n');
     else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);
     return exitCodeOf(result);
   } finally {

@@ -10,6 +10,16 @@ export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` as it can be written in UTF-8: a lone surrogate (which UTF-8 would turn into U+FFFD,
+ * merging names that differ only there) becomes the text `\uD800`.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 function labels(pairs: Record<string, string>): string {
   return `{${Object.entries(pairs)
     .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
@@ -35,12 +45,15 @@ function number(value: number): string {
 export function renderMetrics(result: RunResult, options: { playbook?: string; secrets?: string[] } = {}): string {
   const secrets = options.secrets ?? [];
   const r = redact(result, secrets);
-  const playbook = redact(options.playbook ?? result.playbook, secrets);
+  const playbook = wellFormed(redact(options.playbook ?? result.playbook, secrets));
   const seen = new Set<string>();
   const vms = r.vms.map((vm) => {
-    let label = vm.vm;
-    if (seen.has(label)) label = `${vm.vm} (${vm.connect})`;
-    for (let n = 2; seen.has(label); n++) label = `${vm.vm} (${vm.connect}) #${n}`;
+    // Told apart as written: two names that differ only in lone surrogates stay two series.
+    const name = wellFormed(vm.vm);
+    const connect = wellFormed(vm.connect);
+    let label = name;
+    if (seen.has(label)) label = `${name} (${connect})`;
+    for (let n = 2; seen.has(label); n++) label = `${name} (${connect}) #${n}`;
     seen.add(label);
     return { label, vm };
   });
