@@ -9,6 +9,8 @@ export const EXIT = {
   usage: 2,
   /** Nothing failed, but a target was unreachable or timed out. */
   unreachable: 3,
+  /** The run finished but its reports or metrics file could not be written (disk full, read-only, ...). */
+  reportWrite: 74,
   /** Another run holds the report directory's lock. */
   locked: 75,
   /** Interrupted by SIGINT or SIGTERM. */

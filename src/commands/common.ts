@@ -23,6 +23,7 @@ export const EXIT_HELP = `Exit codes:
   1    a step failed, or the agent answered with an error (unless interrupted)
   2    bad usage or a bad playbook (nothing was run)
   3    nothing failed, but a target was unreachable or timed out
+  74   the run finished, but its reports or metrics could not be written
   75   another run holds the report directory's lock
   130  interrupted (SIGINT/SIGTERM)`;
 

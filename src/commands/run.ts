@@ -7,6 +7,8 @@ import { EXIT } from '../exit-codes.js';
 import { acquireLock, collectSecrets, createHumanReporter, redact, renderJsonSummary, renderMetrics, writeMetrics, writeReports } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { formatPlan } from './check.js';
+import { UsageError } from '../errors.js';
+import { fsReason, probeWritableDir, probeWritableFile } from '../util/fs-check.js';
 import { jsonVisible, visible } from '../util/visible.js';
 
 export interface RunArgs {
@@ -71,6 +73,12 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   }
 
   const dir = reportDirOf(playbook, argv);
+  const metricsFile = argv.metrics ? path.resolve(argv.metrics) : undefined;
+  // Before anything runs: a run whose results cannot be kept is not started.
+  const dirProblem = await probeWritableDir(dir);
+  if (dirProblem) throw new UsageError(`cannot write reports to ${visible(dir)}: ${visible(dirProblem)}; nothing was run (choose another with --report-dir)`, 'REPORT_DIR_UNUSABLE');
+  const metricsProblem = metricsFile && (await probeWritableFile(metricsFile));
+  if (metricsProblem) throw new UsageError(`cannot write the metrics file ${visible(metricsFile!)}: ${visible(metricsProblem)}; nothing was run`, 'METRICS_FILE_UNUSABLE');
   const lock = await acquireLock(dir, { waitMs: lockWaitMs, signal });
   try {
     const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
@@ -78,11 +86,17 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
     const color = tty && argv.color !== false && !io.env.NO_COLOR;
     const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
     const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener });
-    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
-    if (argv.metrics) await writeMetrics(path.resolve(argv.metrics), renderMetrics(result, { playbook: playbook.name, secrets }));
+    // The disk can still fill up or turn read-only during the run: the results are shown anyway.
+    const failures: string[] = [];
+    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets }).catch((err: unknown) => failures.push(`cannot write the reports to ${dir}: ${fsReason(err)}`));
+    if (metricsFile) {
+      await writeMetrics(metricsFile, renderMetrics(result, { playbook: playbook.name, secrets })).catch((err: unknown) => failures.push(`cannot write the metrics file ${metricsFile}: ${fsReason(err)}`));
+    }
     human.finish(result);
     if (argv.format === 'json') io.stdout(jsonVisible(renderJsonSummary(result, { secrets })) + '\n');
-    else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);
+    else if (!argv.quiet && failures.length === 0) io.stdout(`Reports: ${visible(dir)}\n`);
+    for (const failure of failures) io.stderr(`qga-play: ${visible(failure)}\n`);
+    if (failures.length > 0 && !result.canceled) return EXIT.reportWrite;
     return exitCodeOf(result);
   } finally {
     await lock.release();

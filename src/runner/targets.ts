@@ -4,12 +4,33 @@ import { describeRoute, transportKindOf } from '../inventory/resolve.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
-import { CanceledError } from '../errors.js';
+import { CanceledError, UsageError } from '../errors.js';
 
 /** Options of {@link resolveTargets}. */
 export interface ResolveOptions extends LibvirtCallOptions {
-  /** Only VMs whose name matches this glob. */
+  /** Only these VMs: see {@link parseLimit}. */
   limit?: string;
+}
+
+/**
+ * A `--limit` value, as Ansible reads one: comma-separated globs, a VM matching any of them is
+ * kept; `!GLOB` removes what matches; `&GLOB` keeps only what also matches. Only exclusions:
+ * every VM but those. Throws a UsageError for an empty pattern.
+ */
+export function parseLimit(limit: string): (name: string) => boolean {
+  const include: string[] = [];
+  const exclude: string[] = [];
+  const require: string[] = [];
+  for (const raw of limit.split(',')) {
+    const part = raw.trim();
+    const glob = /^[!&]/.test(part) ? part.slice(1).trim() : part;
+    if (glob === '') throw new UsageError(`--limit ${JSON.stringify(limit)} has an empty pattern; give globs separated by commas, \`!GLOB\` to exclude, \`&GLOB\` to require`);
+    (part.startsWith('!') ? exclude : part.startsWith('&') ? require : include).push(glob);
+  }
+  const included = include.length > 0 ? picomatch(include) : () => true;
+  const excluded = exclude.length > 0 ? picomatch(exclude) : () => false;
+  const required = require.map((g) => picomatch(g));
+  return (name) => included(name) && !excluded(name) && required.every((r) => r(name));
 }
 
 function plan(spec: TargetSpec, vm: string): PlannedVm {
@@ -42,12 +63,14 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     if (!p) running.set(uri, (p = listRunningDomains(uri, options)));
     return p;
   };
-  const limit = options.limit ? picomatch(options.limit) : undefined;
+  const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
   const keyOf = (spec: TargetSpec, name: string): string => `${spec.socket ? `socket:${spec.ssh ?? ''}:${spec.socket}` : spec.connect}\0${name}`;
   const named = new Map<string, TargetSpec>();
   for (const t of playbook.targets) if (!t.isGlob || t.socket) named.set(keyOf(t, t.vm), t);
   const seen = new Set<string>();
   const vms: PlannedVm[] = [];
+  // Every VM the playbook names, for the message when --limit leaves none of them.
+  const all: string[] = [];
   for (const spec of playbook.targets) {
     const fromGlob = spec.isGlob && !spec.socket;
     let names: string[];
@@ -68,6 +91,7 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     const excluded = spec.exclude.length > 0 ? picomatch(spec.exclude) : undefined;
     for (const name of names) {
       if (excluded?.(name)) continue;
+      all.push(name);
       if (limit && !limit(name)) continue;
       const key = keyOf(spec, name);
       if (seen.has(key)) continue;
@@ -76,7 +100,15 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
       vms.push(plan((fromGlob && named.get(key)) || spec, name));
     }
   }
-  if (limit && vms.length === 0 && unresolved.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);
+  // As Ansible: a limit that leaves nothing is a mistake, found before anything runs.
+  if (limit && vms.length === 0 && unresolved.length === 0) {
+    const candidates = [...new Set(all)];
+    const shown = candidates.slice(0, 10).map((n) => JSON.stringify(n)).join(', ');
+    throw new UsageError(
+      `--limit ${JSON.stringify(options.limit)} matches none of the playbook's VMs${candidates.length > 0 ? ` (${shown}${candidates.length > 10 ? `, and ${candidates.length - 10} more` : ''})` : ''}; nothing was run`,
+      'LIMIT_MATCHES_NOTHING',
+    );
+  }
   return { vms, warnings, unresolved };
 }
 
