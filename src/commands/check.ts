@@ -7,11 +7,15 @@ import { redact } from '../report/index.js';
 import { EXIT } from '../exit-codes.js';
 import { applyOverrides, secretsOf } from './run.js';
 import type { Io } from './common.js';
+import { parseLimit } from '../runner/targets.js';
+import { UsageError } from '../errors.js';
 import { visible } from '../util/visible.js';
 
 export interface CheckArgs {
   playbook: string;
   connect?: string;
+  /** As run's --limit; checked without libvirt, so only against targets named plainly. */
+  limit?: string;
 }
 
 /** The plan as a person reads it: targets (or resolved VMs) and steps. */
@@ -48,7 +52,16 @@ export function formatPlan(playbook: Playbook, vms: (PlannedVm & { problem?: str
 
 export async function checkCommand(argv: CheckArgs, io: Io): Promise<number> {
   const loaded = await loadPlaybook(argv.playbook, { env: io.env });
-  const playbook = applyOverrides(loaded.playbook, { connect: argv.connect });
+  let playbook = applyOverrides(loaded.playbook, { connect: argv.connect });
+  if (argv.limit !== undefined) {
+    const keep = parseLimit(argv.limit);
+    // A glob target may still match at run time; a plain name is known now.
+    const targets = playbook.targets.filter((t) => t.isGlob || keep(t.vm));
+    if (targets.length === 0) {
+      throw new UsageError(visible(`--limit ${JSON.stringify(argv.limit)} matches none of the playbook's VMs (${playbook.targets.map((t) => JSON.stringify(t.vm)).join(', ')})`), 'LIMIT_MATCHES_NOTHING');
+    }
+    playbook = { ...playbook, targets };
+  }
   io.stdout(redact(formatPlan(playbook, null, loaded.warnings), secretsOf(playbook)));
   io.stdout('Playbook is valid.\n');
   return EXIT.ok;

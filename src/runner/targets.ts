@@ -5,6 +5,7 @@ import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
 import { CanceledError, UsageError } from '../errors.js';
+import { visible } from '../util/visible.js';
 
 /** Options of {@link resolveTargets}. */
 export interface ResolveOptions extends LibvirtCallOptions {
@@ -105,7 +106,7 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     const candidates = [...new Set(all)];
     const shown = candidates.slice(0, 10).map((n) => JSON.stringify(n)).join(', ');
     throw new UsageError(
-      `--limit ${JSON.stringify(options.limit)} matches none of the playbook's VMs${candidates.length > 0 ? ` (${shown}${candidates.length > 10 ? `, and ${candidates.length - 10} more` : ''})` : ''}; nothing was run`,
+      visible(`--limit ${JSON.stringify(options.limit)} matches none of the playbook's VMs${candidates.length > 0 ? ` (${shown}${candidates.length > 10 ? `, and ${candidates.length - 10} more` : ''})` : ''}; nothing was run`),
       'LIMIT_MATCHES_NOTHING',
     );
   }

@@ -6,6 +6,8 @@ import { execa } from 'execa';
 import { runCli } from '../helpers/cli.js';
 import { modes, startFakeAgent, type FakeAgent } from '../helpers/fake-agent.js';
 import type { JsonSummary } from '../../src/report/index.js';
+import { checkCommand } from '../../src/commands/check.js';
+import { UsageError } from '../../src/errors.js';
 
 // What a careless operator does: a --limit that matches nothing, reports on a full or read-only
 // disk, a report directory that cannot be one. Fake virsh on PATH (web-1, web-2, build-1, db-1, ...).
@@ -123,5 +125,21 @@ describe('report directory and metrics file problems', () => {
     const human = await runCli(['run', file, '--report-dir', full]);
     expect(human.exitCode).toBe(74);
     expect(human.stdout).toMatch(/1 VM: 1 ok/);
+  });
+});
+
+describe('check --limit (the value cli.ts passes)', () => {
+  const io = () => {
+    const out: string[] = [];
+    return { out, io: { stdout: (t: string) => void out.push(t), stderr: (t: string) => void out.push(t), stderrStream: process.stderr, env: {} } };
+  };
+
+  test('plain names are filtered; a limit that leaves none is a usage error', async () => {
+    const file = playbook('named', 'name: named\ntargets:\n  - vm: a\n    socket: /a.sock\n  - vm: b\n    socket: /b.sock\nsteps:\n  - ping\n');
+    const ok = io();
+    expect(await checkCommand({ playbook: file, limit: '!a' }, ok.io)).toBe(0);
+    expect(ok.out.join('')).toMatch(/Targets \(1\):\n {2}vm b /);
+    await expect(checkCommand({ playbook: file, limit: 'c*' }, io().io)).rejects.toMatchObject({ code: 'LIMIT_MATCHES_NOTHING' });
+    await expect(checkCommand({ playbook: file, limit: 'a,,b' }, io().io)).rejects.toBeInstanceOf(UsageError);
   });
 });
