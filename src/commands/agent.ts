@@ -4,7 +4,7 @@ import { parseUserRequest } from '../qga/protocol.js';
 import { openTransport } from '../inventory/resolve.js';
 import { SocketTransport } from '../transport/socket.js';
 import type { Transport } from '../transport/transport.js';
-import { defaultUri, parseSeconds, type Io } from './common.js';
+import { defaultUri, parseByteCount, parseSeconds, type Io } from './common.js';
 import { jsonVisible, visible } from '../util/visible.js';
 
 export interface AgentArgs {
@@ -18,6 +18,7 @@ export interface AgentArgs {
 
 export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal): Promise<number> {
   const timeoutMs = parseSeconds(argv.timeout, 'timeout');
+  const maxReplyBytes = argv['max-reply'] === undefined ? undefined : parseByteCount(argv['max-reply'], 'max-reply');
   const positional = argv.args.map(String);
   if (argv.socket && argv.channel) throw new UsageError('--socket and --channel exclude each other: --socket names the socket directly');
   const expected = argv.socket ? 1 : 2;
@@ -35,12 +36,12 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   let where: string;
   if (argv.socket) {
     where = argv.socket;
-    transport = new SocketTransport({ path: argv.socket, maxReplyBytes: argv['max-reply'] });
+    transport = new SocketTransport({ path: argv.socket, maxReplyBytes });
   } else {
     const domain = positional[0]!;
     const uri = argv.connect ?? defaultUri(io.env);
     where = `${domain} on ${uri}`;
-    transport = await openTransport({ uri, domain, channel: argv.channel, maxReplyBytes: argv['max-reply'] }, { timeoutMs, signal });
+    transport = await openTransport({ uri, domain, channel: argv.channel, maxReplyBytes }, { timeoutMs, signal });
   }
   try {
     const raw = await transport.request(request, { timeoutMs, signal });

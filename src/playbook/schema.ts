@@ -20,23 +20,29 @@ interface SchemaNode {
 interface Compiled {
   schema: SchemaNode;
   validate: ValidateFunction;
+  /** One step against `#/definitions/step`, so each step's errors are found on their own. */
+  validateStep: ValidateFunction;
   definitionOf: Map<object, string>;
   kinds: string[];
   commonStepKeys: string[];
 }
 
 let compiled: Compiled | undefined;
+const SCHEMA_ID = 'playbook';
 
 function compile(): Compiled {
   if (compiled) return compiled;
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as SchemaNode;
   const defs = schema.definitions ?? {};
   // verbose: errors then carry parentSchema (which definition failed) and data (the value).
-  const validate = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true }).compile(schema);
+  const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true });
+  ajv.addSchema(schema, SCHEMA_ID);
+  const validate = ajv.getSchema(SCHEMA_ID)!;
+  const validateStep = ajv.compile({ $ref: `${SCHEMA_ID}#/definitions/step` });
   const kinds = (defs.stepKind?.enum ?? []) as string[];
   const commonStepKeys = Object.keys(defs.stepMap?.properties ?? {}).filter((k) => !kinds.includes(k));
   const definitionOf = new Map<object, string>(Object.entries(defs).map(([name, node]) => [node, name]));
-  compiled = { schema, validate, definitionOf, kinds, commonStepKeys };
+  compiled = { schema, validate, validateStep, definitionOf, kinds, commonStepKeys };
   return compiled;
 }
 
@@ -82,11 +88,27 @@ export const EMPTY_TARGETS = 'no targets: the `targets` list is empty; add at le
 export const NO_STEPS = 'no steps: add `steps:` with at least one step such as `- ping`';
 export const EMPTY_STEPS = 'no steps: the `steps` list is empty; add at least one step such as `- ping`';
 
+/**
+ * Every schema error of `data`: the steps one by one, the rest with one valid step in their
+ * place. (Validated whole, ajv's time grows with the square of the number of errors.)
+ */
+function schemaErrors(data: unknown, c: Compiled): ErrorObject[] {
+  const steps = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as { steps?: unknown }).steps : undefined;
+  if (!Array.isArray(steps) || steps.length === 0) return c.validate(data) ? [] : [...(c.validate.errors ?? [])];
+  const errors: ErrorObject[] = [];
+  if (!c.validate({ ...(data as object), steps: ['ping'] })) errors.push(...(c.validate.errors ?? []));
+  steps.forEach((step, i) => {
+    if (c.validateStep(step)) return;
+    for (const e of c.validateStep.errors ?? []) errors.push({ ...e, instancePath: `/steps/${i}${e.instancePath}` });
+  });
+  return errors;
+}
+
 /** Validates against the schema; every ajv error becomes a located problem with a message for a person. */
 export function schemaProblems(data: unknown, src: Source): Problem[] {
   const c = compile();
-  if (c.validate(data)) return [];
-  const errors = c.validate.errors ?? [];
+  const errors = schemaErrors(data, c);
+  if (errors.length === 0) return [];
   const unknownKeys = errors.filter((e) => e.keyword === 'additionalProperties');
   const context: ErrorContext = {
     unknownKeyAt: new Set(unknownKeys.map((e) => e.instancePath)),

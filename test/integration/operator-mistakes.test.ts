@@ -143,3 +143,20 @@ describe('check --limit (the value cli.ts passes)', () => {
     await expect(checkCommand({ playbook: file, limit: 'a,,b' }, io().io)).rejects.toBeInstanceOf(UsageError);
   });
 });
+
+describe('agent option values', () => {
+  test('a timeout past what a timer holds and a reply cap that is not a positive number are usage errors', async () => {
+    const before = agent.requests.length;
+    for (const [args, message] of [
+      [['--timeout', '3000000'], /--timeout to be at most 2147483 seconds/],
+      [['--max-reply', 'abc'], /--max-reply to be a positive whole number of bytes/],
+      [['--max-reply=-5'], /--max-reply to be a positive whole number of bytes, got -5/],
+      [['--max-reply', '0'], /--max-reply/],
+    ] as const) {
+      const r = await runCli(['agent', ...args, '--socket', agent.path, '{"execute":"guest-ping"}']);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(agent.requests.length).toBe(before);
+  });
+});
