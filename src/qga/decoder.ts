@@ -57,6 +57,10 @@ function isBlank(byte: number): boolean {
 export class ReplyDecoder {
   private parts: Buffer[] = [];
   private size = 0;
+  // The line's bytes while they all lie in the chunk being written: read from it, not copied.
+  private spanChunk: Buffer | null = null;
+  private spanFrom = 0;
+  private spanTo = 0;
   private line: Line = Line.Blank;
   private depth = 0;
   private inString = false;
@@ -83,7 +87,10 @@ export class ReplyDecoder {
       let end = newline === -1 ? nextDelimiter : nextDelimiter === -1 ? newline : Math.min(newline, nextDelimiter);
       if (end === -1) end = chunk.length;
       this.take(chunk, start, end, events);
-      if (end === chunk.length) break;
+      if (end === chunk.length) {
+        this.settle();
+        break;
+      }
       if (end === nextDelimiter) {
         this.reset();
         events.push({ type: 'delimiter' });
@@ -99,6 +106,7 @@ export class ReplyDecoder {
   reset(): void {
     this.parts = [];
     this.size = 0;
+    this.spanChunk = null;
     this.line = Line.Blank;
     this.depth = 0;
     this.inString = false;
@@ -117,7 +125,7 @@ export class ReplyDecoder {
       case Line.Dropped:
         return;
       case Line.Junk:
-        if (this.size < GARBAGE_BYTES) this.keep(chunk.subarray(i, Math.min(to, i + GARBAGE_BYTES - this.size)));
+        if (this.size < GARBAGE_BYTES) this.keep(chunk, i, Math.min(to, i + GARBAGE_BYTES - this.size));
         return;
       case Line.Json:
         this.scanJson(chunk, i, to, events);
@@ -150,26 +158,47 @@ export class ReplyDecoder {
     this.depth = depth;
     this.inString = inString;
     this.escaped = escaped;
-    this.keep(chunk.subarray(from, to));
+    this.keep(chunk, from, to);
   }
 
-  private keep(bytes: Buffer): void {
-    if (bytes.length === 0) return;
-    this.parts.push(bytes);
-    this.size += bytes.length;
+  private keep(chunk: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    if (this.size === 0) {
+      this.spanChunk = chunk;
+      this.spanFrom = from;
+      this.spanTo = to;
+    } else {
+      this.settle();
+      this.parts.push(chunk.subarray(from, to));
+    }
+    this.size += to - from;
+  }
+
+  /** The chunk is done with: what the line holds of it becomes a part of its own. */
+  private settle(): void {
+    if (this.spanChunk === null) return;
+    this.parts.push(this.spanChunk.subarray(this.spanFrom, this.spanTo));
+    this.spanChunk = null;
+  }
+
+  private lineText(): string {
+    if (this.spanChunk !== null && this.parts.length === 0) return this.spanChunk.toString('utf8', this.spanFrom, this.spanTo).trim();
+    this.settle();
+    return (this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size)).toString('utf8').trim();
   }
 
   /** Forgets the line so far and drops the rest of it, reporting why. */
   private drop(events: DecoderEvent[], event: DecoderEvent): void {
     this.parts = [];
     this.size = 0;
+    this.spanChunk = null;
     this.line = Line.Dropped;
     events.push(event);
   }
 
   private finishLine(events: DecoderEvent[]): void {
     const line = this.line;
-    const text = line === Line.Json || line === Line.Junk ? (this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size)).toString('utf8').trim() : '';
+    const text = line === Line.Json || line === Line.Junk ? this.lineText() : '';
     this.reset();
     if (line === Line.Junk) {
       events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
