@@ -71,6 +71,20 @@ describe('SocketTransport against real qemu-ga', () => {
     }
   });
 
+  test('qemu-ga echoes the request id: the transport tags requests and keeps its own id out of the reply', async () => {
+    const t = new SocketTransport({ path: agents.sockets[2]! });
+    try {
+      const own = await t.request({ execute: 'guest-ping' }, opts);
+      expect(own!.text).toMatch(/"id": "qga-play-[0-9a-f]+-\d+"/);
+      expect(own!.reply).toEqual({ return: {} });
+      const mine = await t.request({ execute: 'guest-no-such-thing', id: { caller: 42 } }, opts);
+      expect(mine!.reply).toMatchObject({ id: { caller: 42 }, error: { class: 'CommandNotFound' } });
+      expect(t.mismatched).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('guest-exec with captured output', async () => {
     const t = new SocketTransport({ path: agents.sockets[1]! });
     try {
