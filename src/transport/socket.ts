@@ -110,14 +110,14 @@ export class SocketTransport implements Transport {
       if (noReply) {
         const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
         try {
-          return this.toReply(await this.next(tagged.id, windowEnd, signal), startMs, ownId);
+          return this.toReply(await this.next(tagged.id, windowEnd, signal), startMs, ownId ? tagged.id : undefined);
         } catch (err) {
           // No reply, or the agent went away with its guest: that is how these commands succeed.
           if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
           throw err;
         }
       }
-      return this.toReply(await this.next(tagged.id, deadline, signal), startMs, ownId);
+      return this.toReply(await this.next(tagged.id, deadline, signal), startMs, ownId ? tagged.id : undefined);
     } catch (err) {
       // Inner waits time out per attempt; the caller's budget is what the message names.
       if (err instanceof TimeoutError) {
@@ -130,11 +130,11 @@ export class SocketTransport implements Transport {
     }
   }
 
-  private toReply(event: DecoderEvent, startMs: number, ownId: boolean): RawReply {
+  private toReply(event: DecoderEvent, startMs: number, ownId: unknown): RawReply {
     if (event.type === 'reply') {
-      // Our id is transport bookkeeping: reports show the reply as every transport gives it.
-      const reply = ownId ? withoutId(event.reply) : event.reply;
-      return { text: event.text, reply, window: { startMs, endMs: hostNowMs() } };
+      // Our id is transport bookkeeping: callers see the reply as every transport gives it.
+      if (ownId === undefined) return { text: event.text, reply: event.reply, window: { startMs, endMs: hostNowMs() } };
+      return { text: textWithoutId(event.text, ownId), reply: withoutId(event.reply), window: { startMs, endMs: hostNowMs() } };
     }
     this.synced = false;
     if (event.type === 'oversize') {
@@ -256,6 +256,45 @@ export class SocketTransport implements Transport {
 function withoutId(reply: QgaReply): QgaReply {
   const { id: _id, ...rest } = reply;
   return rest as QgaReply;
+}
+
+/**
+ * The reply's text without our id member. qemu-ga writes the top-level id first or last, so
+ * only those two places are looked at (an id nested deeper, a guest echoing it, stays). No
+ * regular expression: a guest's runs of whitespace must not cost more than one pass.
+ */
+function textWithoutId(text: string, id: unknown): string {
+  const value = JSON.stringify(id);
+  const blank = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  const skip = (i: number, step: 1 | -1): number => {
+    while (blank(text[i])) i += step;
+    return i;
+  };
+  // Forward: `{ "id" : VALUE ,` at the start.
+  let i = skip(1, 1);
+  if (text[0] === '{' && text.startsWith('"id"', i)) {
+    i = skip(i + 4, 1);
+    if (text[i] === ':') {
+      i = skip(i + 1, 1);
+      if (text.startsWith(value, i)) {
+        i = skip(i + value.length, 1);
+        if (text[i] === ',') return `{${text.slice(skip(i + 1, 1))}`;
+      }
+    }
+  }
+  // Backward: `, "id" : VALUE }` at the end.
+  let j = skip(text.length - 2, -1);
+  if (text.endsWith('}') && text.endsWith(value, j + 1)) {
+    j = skip(j - value.length, -1);
+    if (text[j] === ':') {
+      j = skip(j - 1, -1);
+      if (text.endsWith('"id"', j + 1)) {
+        j = skip(j - 4, -1);
+        if (text[j] === ',') return `${text.slice(0, skip(j - 1, -1) + 1)}}`;
+      }
+    }
+  }
+  return text;
 }
 
 const CONNECT_ERRORS: Record<string, [UnreachableCode, string]> = {

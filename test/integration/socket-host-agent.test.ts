@@ -75,10 +75,15 @@ describe('SocketTransport against real qemu-ga', () => {
     const t = new SocketTransport({ path: agents.sockets[2]! });
     try {
       const own = await t.request({ execute: 'guest-ping' }, opts);
-      expect(own!.text).toMatch(/"id": "qga-play-[0-9a-f]+-\d+"/);
+      // qemu-ga wrote `{"return": {}, "id": "qga-play-..."}`: the transport's id is left out.
+      expect(own!.text).toBe('{"return": {}}');
       expect(own!.reply).toEqual({ return: {} });
+      // An error reply has the id first: `{"id": "qga-play-...", "error": ...}`.
+      const failed = await t.request({ execute: 'guest-no-such-thing' }, opts);
+      expect(failed!.text).toMatch(/^\{"error": \{"class": "CommandNotFound", "desc": "[^"]*"\}\}$/);
       const mine = await t.request({ execute: 'guest-no-such-thing', id: { caller: 42 } }, opts);
       expect(mine!.reply).toMatchObject({ id: { caller: 42 }, error: { class: 'CommandNotFound' } });
+      expect(mine!.text).toMatch(/^\{"id": \{"caller": 42\}, "error": /);
       expect(t.mismatched).toBe(0);
     } finally {
       await t.close();
