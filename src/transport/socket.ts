@@ -46,7 +46,8 @@ interface Waiter {
  * refused reply, so stale bytes never reach a caller. Every request carries an `id` (the
  * caller's, else a fresh one), which qemu-ga echoes in its reply: a reply with another id (a
  * duplicate, a late answer to an earlier request) is dropped and counted, never taken as the
- * answer to the request in flight.
+ * answer to the request in flight. The sync request carries an id too: an agent that does not
+ * echo it has its id-less replies taken in order (only resynchronisation protects those).
  */
 export class SocketTransport implements Transport {
   readonly kind: TransportKind;
@@ -68,6 +69,8 @@ export class SocketTransport implements Transport {
   // Random per transport: an earlier client's late reply cannot carry one of our ids.
   private readonly idPrefix = `qga-play-${randomBytes(4).toString('hex')}-`;
   private lastId = 0;
+  /** Learnt at each sync: whether the agent echoes request ids (one that does not has its replies taken in order). */
+  echoesIds = true;
 
   constructor(options: SocketTransportOptions) {
     this.path = options.path;
@@ -186,6 +189,7 @@ export class SocketTransport implements Transport {
       try {
         await this.wait(attemptEnd, signal, (event) => handshake.accept(event) === 'done');
         this.discarded += handshake.discarded;
+        this.echoesIds = handshake.echoesIds;
         this.synced = true;
         return;
       } catch (err) {
@@ -204,7 +208,7 @@ export class SocketTransport implements Transport {
     const wanted = JSON.stringify(id);
     return this.wait(deadline, signal, (event) => {
       if (event.type === 'delimiter') return false;
-      if (event.type === 'reply' && JSON.stringify(event.reply.id) !== wanted) {
+      if (event.type === 'reply' && JSON.stringify(event.reply.id) !== wanted && (this.echoesIds || event.reply.id !== undefined)) {
         this.mismatched++;
         return false;
       }

@@ -255,6 +255,19 @@ describe('SocketTransport ties replies to requests', () => {
     expect((err as Error).message).toMatch(/dropped 1 reply carrying another request's id/);
   });
 
+  test('an agent that does not echo ids still gets its replies taken, in order; another id is still dropped', async () => {
+    let n = 0;
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'flush') return wellBehaved(incoming, conn);
+      if (incoming.execute === 'guest-sync-delimited') return conn.write(Buffer.concat([FF, Buffer.from(replyLine({ return: incoming.arguments?.id }))]));
+      if (n++ === 1) conn.write(replyLine({ return: { stale: true } }, 'qga-play-0-0'));
+      conn.write(replyLine({ return: { n } }));
+    });
+    await expect(ping(t)).resolves.toMatchObject({ text: '{"return":{"n":1}}', reply: { return: { n: 1 } } });
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: { n: 2 } } });
+    expect(t.mismatched).toBe(1);
+  });
+
   test("a caller's own id is sent as it is and kept in the reply", async () => {
     const t = await setup(wellBehaved);
     const raw = await t.request({ execute: 'guest-ping', id: { mine: 7 } }, { timeoutMs: 2000 });

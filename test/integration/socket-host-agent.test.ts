@@ -78,6 +78,7 @@ describe('SocketTransport against real qemu-ga', () => {
       // qemu-ga wrote `{"return": {}, "id": "qga-play-..."}`: the transport's id is left out.
       expect(own!.text).toBe('{"return": {}}');
       expect(own!.reply).toEqual({ return: {} });
+      expect(t.echoesIds).toBe(true);
       // An error reply has the id first: `{"id": "qga-play-...", "error": ...}`.
       const failed = await t.request({ execute: 'guest-no-such-thing' }, opts);
       expect(failed!.text).toMatch(/^\{"error": \{"class": "CommandNotFound", "desc": "[^"]*"\}\}$/);

@@ -162,7 +162,7 @@ describe('SyncHandshake', () => {
   test('sends 0xFF then guest-sync-delimited with its id', () => {
     const h = new SyncHandshake(1234);
     expect(h.bytes[0]).toBe(0xff);
-    expect(JSON.parse(h.bytes.subarray(1).toString())).toEqual({ execute: 'guest-sync-delimited', arguments: { id: 1234 } });
+    expect(JSON.parse(h.bytes.subarray(1).toString())).toEqual({ execute: 'guest-sync-delimited', arguments: { id: 1234 }, id: 'sync-1234' });
   });
 
   test('random ids differ', () => {
