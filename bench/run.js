@@ -5,6 +5,7 @@ import { benchFleet } from './fleet.js';
 import { benchVirsh } from './virsh.js';
 import { benchStartup } from './startup.js';
 import { benchFleetFloor } from './fleet-floor.js';
+import { benchDecoder } from './decoder.js';
 
 const only = process.argv[2];
 if (!only || only === 'startup') benchStartup();
@@ -12,3 +13,4 @@ if (!only || only === 'socket') await benchSocket();
 if (!only || only === 'fleet') await benchFleet();
 if (only === 'virsh') await benchVirsh();
 if (!only || only === 'floor') await benchFleetFloor();
+if (!only || only === 'decoder') await benchDecoder();

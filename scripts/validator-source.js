@@ -3,11 +3,16 @@
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 
-/** JavaScript (ESM) of a validate function for `schema`, with the options the loader relies on. */
+/**
+ * JavaScript (ESM) of two validate functions for `schema`, with the options the loader relies
+ * on: `validate` (a whole playbook) and `validateStep` (one step, so that each step's errors are
+ * found on their own and checking stays linear in the number of errors).
+ */
 export function generateValidatorSource(schema) {
   const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, code: { source: true, esm: true, lines: true } });
-  const validate = ajv.compile(schema);
-  let code = standaloneCode.default(ajv, validate);
+  ajv.addSchema(schema, 'playbook');
+  ajv.addSchema({ $id: 'step', $ref: 'playbook#/definitions/step' });
+  let code = standaloneCode.default(ajv, { validate: 'playbook', validateStep: 'step' });
   // ajv's ESM output still calls require() for its runtime helpers: make those imports.
   const imports = [];
   code = code.replace(/require\("([^"]+)"\)/g, (_, name) => {

@@ -6,6 +6,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { defaultIo, interruptSignal, type Io } from './commands/common.js';
 import { closest } from './playbook/suggest.js';
 import { parseFast } from './cli-fast-parse.js';
+import { visible } from './util/visible.js';
 
 export { defaultUri } from './commands/common.js';
 export type { Io } from './commands/common.js';
@@ -141,8 +142,8 @@ export async function main(args: string[], io: Io = defaultIo): Promise<number> 
     if (output) io.stdout(output + '\n');
     return chosen ? await dispatch(chosen, io, signal) : EXIT.ok;
   } catch (err) {
-    if (err instanceof QgaPlayError) io.stderr(`${PROGRAM}: ${err.message}\n`);
-    else io.stderr(`${PROGRAM}: internal error: ${errorMessage(err)}\n${(err as Error).stack ?? ''}\nPlease report this.\n`);
+    if (err instanceof QgaPlayError) io.stderr(`${PROGRAM}: ${visible(err.message)}\n`);
+    else io.stderr(`${PROGRAM}: internal error: ${visible(errorMessage(err))}\n${(err as Error).stack ?? ''}\nPlease report this.\n`);
     return exitCodeFor(err);
   } finally {
     dispose();

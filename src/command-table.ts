@@ -42,6 +42,7 @@ export const EXIT_HELP = `Exit codes:
   1    a step failed, or the agent answered with an error (unless interrupted)
   2    bad usage or a bad playbook (nothing was run)
   3    nothing failed, but a target was unreachable or timed out
+  74   the run finished, but its reports or metrics could not be written
   75   another run holds the report directory's lock
   130  interrupted (SIGINT/SIGTERM)`;
 
@@ -85,7 +86,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'check <playbook>',
     describe: 'Validate a playbook and print its plan (exit 0 valid, 2 not)',
     positionals: [{ name: 'playbook', describe: 'the playbook file (YAML)', required: true }],
-    options: { connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" } },
+    options: {
+      connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
+      limit: { type: 'string', arg: 'PATTERN', describe: "as run's --limit, checked against the targets the playbook names plainly (globs need libvirt)" },
+    },
     examples: [['$0 check playbooks/inventory.yaml', 'every problem at once, with file:line:column']],
   },
   {

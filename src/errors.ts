@@ -65,7 +65,7 @@ export class AgentError extends QgaPlayError {
 
 /** The peer spoke something that is not the QGA protocol, or too much of it. */
 export class ProtocolError extends QgaPlayError {
-  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: { cause?: unknown }) {
+  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REPLY_TOO_DEEP' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: { cause?: unknown }) {
     super(message, code, options);
   }
 }

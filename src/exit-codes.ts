@@ -9,6 +9,8 @@ export const EXIT = {
   usage: 2,
   /** Nothing failed, but a target was unreachable or timed out. */
   unreachable: 3,
+  /** The run finished but its reports or metrics file could not be written (disk full, read-only, ...). */
+  reportWrite: 74,
   /** Another run holds the report directory's lock. */
   locked: 75,
   /** Interrupted by SIGINT or SIGTERM. */
@@ -20,7 +22,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof QgaPlayError && err.code === 'LOCKED') return EXIT.locked;
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof UnreachableError) return EXIT.unreachable;
-  if (err instanceof ProtocolError) return err.code === 'REPLY_TOO_LARGE' ? EXIT.failed : EXIT.unreachable;
+  if (err instanceof ProtocolError) return err.code === 'REPLY_TOO_LARGE' || err.code === 'REPLY_TOO_DEEP' ? EXIT.failed : EXIT.unreachable;
   if (err instanceof AgentError) return EXIT.failed;
   if (err instanceof QgaPlayError) return EXIT.failed;
   return EXIT.failed;

@@ -4,8 +4,9 @@ import { parseUserRequest, type QgaRequest } from '../qga/protocol.js';
 import { TransportProvider } from '../inventory/provider.js';
 import type { VirshMode } from '../inventory/route.js';
 import type { Transport } from '../transport/transport.js';
-import { defaultUri, parseSeconds, type Io } from './common.js';
+import { defaultUri, parseByteCount, parseSeconds, type Io } from './common.js';
 import { fanOut, isPattern } from './agent-fanout.js';
+import { jsonVisible, visible } from '../util/visible.js';
 
 export interface AgentArgs {
   connect?: string;
@@ -21,6 +22,7 @@ export interface AgentArgs {
 
 export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal): Promise<number> {
   const timeoutMs = parseSeconds(argv.timeout, 'timeout');
+  const maxReplyBytes = argv['max-reply'] === undefined ? undefined : parseByteCount(argv['max-reply'], 'max-reply');
   const positional = argv.args.map(String);
   if (argv.socket && argv.channel) throw new UsageError('--socket and --channel exclude each other: --socket names the socket directly');
   const expected = argv.socket ? 1 : 2;
@@ -37,12 +39,12 @@ export async function agentCommand(argv: AgentArgs, io: Io, signal: AbortSignal)
   // A glob or list of domains fans out: one JSON line per VM (src/commands/agent-fanout.ts).
   if (!argv.socket && isPattern(positional[0]!)) {
     return fanOut(
-      { uri: argv.connect ?? defaultUri(io.env), pattern: positional[0]!, request, channel: argv.channel, maxReplyBytes: argv['max-reply'], virshMode: argv['virsh-mode'], timeoutMs, concurrency: argv.concurrency },
+      { uri: argv.connect ?? defaultUri(io.env), pattern: positional[0]!, request, channel: argv.channel, maxReplyBytes, virshMode: argv['virsh-mode'], timeoutMs, concurrency: argv.concurrency },
       io,
       signal,
     );
   }
-  const provider = new TransportProvider({ maxReplyBytes: argv['max-reply'], virshMode: argv['virsh-mode'] });
+  const provider = new TransportProvider({ maxReplyBytes, virshMode: argv['virsh-mode'] });
   try {
     return await send(provider, argv, request, positional, timeoutMs, io, signal);
   } finally {
@@ -58,12 +60,12 @@ async function send(provider: TransportProvider, argv: AgentArgs, request: QgaRe
   const transport: Transport = await provider.open({ uri, domain, channel: argv.channel, socket: argv.socket }, { timeoutMs, signal });
   const raw = await transport.request(request, { timeoutMs, signal });
   if (raw === null) {
-    io.stderr(`qga-play: ${request.execute} sent no reply (expected: the guest is going away)\n`);
+    io.stderr(`qga-play: ${visible(request.execute)} sent no reply (expected: the guest is going away)\n`);
     return EXIT.ok;
   }
-  io.stdout(raw.text + '\n');
+  io.stdout(jsonVisible(raw.text) + '\n');
   if ('error' in raw.reply) {
-    io.stderr(`qga-play: ${where}: agent error ${raw.reply.error.class}: ${raw.reply.error.desc}\n`);
+    io.stderr(`qga-play: ${visible(where)}: agent error ${visible(raw.reply.error.class)}: ${visible(raw.reply.error.desc)}\n`);
     return EXIT.failed;
   }
   return EXIT.ok;

@@ -7,10 +7,15 @@ import { redact } from '../report/redact.js';
 import { EXIT } from '../exit-codes.js';
 import { applyOverrides, secretsOf } from './playbook-options.js';
 import type { Io } from './common.js';
+import { parseLimit } from '../runner/limit.js';
+import { UsageError } from '../errors.js';
+import { visible } from '../util/visible.js';
 
 export interface CheckArgs {
   playbook: string;
   connect?: string;
+  /** As run's --limit; checked without libvirt, so only against targets named plainly. */
+  limit?: string;
 }
 
 /** The plan as a person reads it: targets (or resolved VMs) and steps. */
@@ -41,12 +46,22 @@ export function formatPlan(playbook: Playbook, vms: (PlannedVm & { problem?: str
   });
   for (const w of warnings) lines.push(`warning: ${w}`);
   if (options.dryRun) lines.push('Dry run: no agent command was sent.');
-  return lines.join('\n') + '\n';
+  // Names, paths and messages come from the playbook and libvirt: nothing reaches the terminal raw.
+  return lines.map(visible).join('\n') + '\n';
 }
 
 export async function checkCommand(argv: CheckArgs, io: Io): Promise<number> {
   const loaded = await loadPlaybook(argv.playbook, { env: io.env });
-  const playbook = applyOverrides(loaded.playbook, { connect: argv.connect });
+  let playbook = applyOverrides(loaded.playbook, { connect: argv.connect });
+  if (argv.limit !== undefined) {
+    const keep = parseLimit(argv.limit);
+    // A glob target may still match at run time; a plain name is known now.
+    const targets = playbook.targets.filter((t) => t.isGlob || keep(t.vm));
+    if (targets.length === 0) {
+      throw new UsageError(visible(`--limit ${JSON.stringify(argv.limit)} matches none of the playbook's VMs (${playbook.targets.map((t) => JSON.stringify(t.vm)).join(', ')})`), 'LIMIT_MATCHES_NOTHING');
+    }
+    playbook = { ...playbook, targets };
+  }
   io.stdout(redact(formatPlan(playbook, null, loaded.warnings), secretsOf(playbook)));
   io.stdout('Playbook is valid.\n');
   return EXIT.ok;

@@ -20,10 +20,23 @@ export const defaultIo: Io = {
 
 export { defaultUri } from '../util/uri.js';
 
+/** Longest timer Node keeps: a longer one fires at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export function parseSeconds(value: unknown, option: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`Expected --${option} to be a positive number of seconds, got ${JSON.stringify(value)}`);
+  if (n * 1000 > MAX_TIMEOUT_MS) {
+    throw new UsageError(`Expected --${option} to be at most ${Math.floor(MAX_TIMEOUT_MS / 1000)} seconds (24.8 days), got ${JSON.stringify(value)}`);
+  }
   return n * 1000;
+}
+
+/** A size in bytes given on the command line: a positive whole number. */
+export function parseByteCount(value: unknown, option: string): number {
+  const n = Number(value);
+  if (typeof value === 'boolean' || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`Expected --${option} to be a positive whole number of bytes, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function parseDurationOption(value: unknown, option: string): number {

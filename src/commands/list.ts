@@ -8,6 +8,7 @@ import type { VirshMode } from '../inventory/route.js';
 import type { TransportKind } from '../transport/transport.js';
 import { call } from '../transport/transport.js';
 import { defaultUri, parseSeconds, type Io } from './common.js';
+import { visible } from '../util/visible.js';
 
 export interface ListArgs {
   connect?: string;
@@ -93,8 +94,10 @@ async function listWith(provider: TransportProvider, uri: string, timeoutMs: num
       rows.push([i === 0 ? d.name : '', i === 0 ? d.state : '', c.name, c.transport === 'virsh' ? 'virsh' : `${c.transport} ${c.path ?? '?'}`, agent]);
     });
   }
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  io.stdout(rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n') + '\n');
+  // Domain names and agent messages come from libvirt and guests: shown, never acted on.
+  const shown = rows.map((r) => r.map(visible));
+  const widths = shown[0]!.map((_, col) => Math.max(...shown.map((r) => r[col]!.length)));
+  io.stdout(shown.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ')).join('\n') + '\n');
   if (listed.length === 0) io.stderr(`qga-play: no domains on ${uri}\n`);
   return EXIT.ok;
 }

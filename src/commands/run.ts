@@ -8,6 +8,9 @@ import { acquireLock, createHumanReporter, redact, renderJsonSummary, readPrevio
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { applyOverrides, secretsOf } from './playbook-options.js';
 import { formatPlan } from './check.js';
+import { UsageError } from '../errors.js';
+import { fsReason, probeWritableDir, probeWritableFile } from '../util/fs-check.js';
+import { jsonVisible, visible } from '../util/visible.js';
 
 export interface RunArgs {
   playbook: string;
@@ -53,7 +56,7 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   const keep = argv.keep === undefined ? undefined : parsePositiveInt(argv.keep, 'keep');
   const lockWaitMs = parseDurationOption(argv['lock-wait'], 'lock-wait');
   const loaded = await loadPlaybook(argv.playbook, { env: io.env });
-  for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${warning}\n`);
+  for (const warning of loaded.warnings) io.stderr(`qga-play: warning: ${visible(warning)}\n`);
   const playbook = applyOverrides(loaded.playbook, { connect: argv.connect, concurrency });
   const secrets = secretsOf(playbook);
   const virshSessions = argv['virsh-sessions'] === undefined ? undefined : parsePositiveInt(argv['virsh-sessions'], 'virsh-sessions');
@@ -66,6 +69,12 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
   }
 
   const dir = reportDirOf(playbook, argv);
+  const metricsFile = argv.metrics ? path.resolve(argv.metrics) : undefined;
+  // Before anything runs: a run whose results cannot be kept is not started.
+  const dirProblem = await probeWritableDir(dir);
+  if (dirProblem) throw new UsageError(`cannot write reports to ${visible(dir)}: ${visible(dirProblem)}; nothing was run (choose another with --report-dir)`, 'REPORT_DIR_UNUSABLE');
+  const metricsProblem = metricsFile && (await probeWritableFile(metricsFile));
+  if (metricsProblem) throw new UsageError(`cannot write the metrics file ${visible(metricsFile!)}: ${visible(metricsProblem)}; nothing was run`, 'METRICS_FILE_UNUSABLE');
   const lock = await acquireLock(dir, { waitMs: lockWaitMs, signal });
   try {
     const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
@@ -73,16 +82,21 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
     const color = wantColor({ tty, flag: argv.color, env: io.env });
     const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
     const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener, ...reach });
-    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets });
-    if (argv.metrics) {
-      const file = path.resolve(argv.metrics);
+    // The disk can still fill up or turn read-only during the run: the results are shown anyway.
+    const failures: string[] = [];
+    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets }).catch((err: unknown) => failures.push(`cannot write the reports to ${dir}: ${fsReason(err)}`));
+    if (metricsFile) {
       // A failed run keeps the previous last-success time: the alert on its age keeps counting.
-      const previousSuccessSeconds = await readPreviousSuccess(file, { playbook: playbook.name, secrets });
-      await writeMetrics(file, renderMetrics(result, { playbook: playbook.name, secrets, previousSuccessSeconds }));
+      const previousSuccessSeconds = await readPreviousSuccess(metricsFile, { playbook: playbook.name, secrets });
+      await writeMetrics(metricsFile, renderMetrics(result, { playbook: playbook.name, secrets, previousSuccessSeconds })).catch((err: unknown) =>
+        failures.push(`cannot write the metrics file ${metricsFile}: ${fsReason(err)}`),
+      );
     }
     human.finish(result);
-    if (argv.format === 'json') io.stdout(renderJsonSummary(result, { secrets }) + '\n');
-    else if (!argv.quiet) io.stdout(`Reports: ${dir}\n`);
+    if (argv.format === 'json') io.stdout(jsonVisible(renderJsonSummary(result, { secrets })) + '\n');
+    else if (!argv.quiet && failures.length === 0) io.stdout(`Reports: ${visible(dir)}\n`);
+    for (const failure of failures) io.stderr(`qga-play: ${visible(failure)}\n`);
+    if (failures.length > 0 && !result.canceled) return EXIT.reportWrite;
     return exitCodeOf(result);
   } finally {
     await lock.release();

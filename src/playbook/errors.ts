@@ -1,3 +1,4 @@
+import { visible } from '../util/visible.js';
 import { UsageError } from '../errors.js';
 
 /** One thing wrong with a playbook, located in its file. */
@@ -11,8 +12,10 @@ export interface Problem {
   message: string;
 }
 
+/** One line per problem; the file name and message quote the playbook, so nothing in them acts on a terminal. */
 export function formatProblem(p: Problem): string {
-  return p.line > 0 ? `${p.file}:${p.line}:${p.column}: ${p.message}` : `${p.file}: ${p.message}`;
+  const file = visible(p.file);
+  return p.line > 0 ? `${file}:${p.line}:${p.column}: ${visible(p.message)}` : `${file}: ${visible(p.message)}`;
 }
 
 /**

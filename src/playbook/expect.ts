@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import type { ExpectOp, Expectation } from './types.js';
 
 const SYMBOL: Record<ExpectOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', matches: 'matches', contains: 'contains' };
@@ -21,10 +22,37 @@ export function parseExpect(written: Record<string, unknown> | null | undefined)
   return out;
 }
 
-/** A `matches` operand: `^ok` or `/^ok/i`. Throws SyntaxError when it is not a regular expression. */
-export function compileMatcher(source: string): RegExp {
-  const m = /^\/(.*)\/([dgimsuy]*)$/s.exec(source);
-  return m ? new RegExp(m[1]!, m[2]) : new RegExp(source);
+/** A compiled `matches` operand. */
+export interface Matcher {
+  test(text: string): boolean;
+}
+
+const FLAGS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL };
+const compiled = new Map<string, Matcher>();
+
+/**
+ * A `matches` operand, `^ok` or `/^ok/i` (flags i, m, s), in RE2 syntax: the text is guest
+ * data, so the engine must run in time linear in it whatever the pattern (no backreferences,
+ * no lookaround). Throws SyntaxError when it is not such a regular expression.
+ */
+export function compileMatcher(source: string): Matcher {
+  const cached = compiled.get(source);
+  if (cached) return cached;
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(source);
+  let flags = 0;
+  for (const flag of m?.[2] ?? '') {
+    if (FLAGS[flag] === undefined) throw new SyntaxError(`flag ${flag} is not supported (only i, m and s)`);
+    flags |= FLAGS[flag];
+  }
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(m ? m[1]! : source, flags);
+  } catch (err) {
+    throw new SyntaxError((err as Error).message.replace(/^error parsing regexp: /, ''), { cause: err });
+  }
+  const matcher: Matcher = { test: (text) => re.matcher(text).find() };
+  compiled.set(source, matcher);
+  return matcher;
 }
 
 /** Checks expectations against a step's result; returns one message per expectation that does not hold. */
@@ -59,7 +87,7 @@ function check(x: Expectation, result: unknown): string | undefined {
     }
     case 'matches': {
       if (typeof actual !== 'string' && typeof actual !== 'number' && typeof actual !== 'boolean') return fail(' (not text)');
-      let re: RegExp;
+      let re: Matcher;
       try {
         re = compileMatcher(String(x.value));
       } catch (err) {

@@ -2,7 +2,7 @@ import { defaultUri } from '../util/uri.js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { isMap as isYamlMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap as isYamlMap, isSeq, LineCounter, Parser, parseDocument } from 'yaml';
 import { errorMessage } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { formatProblem, PlaybookError, type Problem } from './errors.js';
@@ -77,25 +77,39 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
     return { file, line, column: col, path: '' };
   };
   if (doc.errors.length > 0) {
+    // The parser stops where it noticed; the mistake is often where a bracket or quote was opened.
+    const openers = unclosed(text);
+    const opened = (offset: number) =>
+      openers
+        .filter((o) => o.offset < offset)
+        .map((o) => {
+          const { line, col } = lines.linePos(o.offset);
+          return ` (unclosed ${o.what} opened at line ${line} column ${col})`;
+        })
+        .join('');
     const message = (e: (typeof doc.errors)[number]) =>
-      e.code === 'DUPLICATE_KEY' ? `duplicate key \`${/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}`;
+      e.code === 'DUPLICATE_KEY' ? `duplicate key \`${/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}${opened(e.pos[0] + 1)}`;
     throw new PlaybookError(doc.errors.map((e) => ({ ...at(e.pos[0]), message: message(e) })));
   }
   const warnings: Problem[] = doc.warnings.map((w) => ({ ...at(w.pos[0]), message: `YAML: ${w.message}` }));
 
   if (doc.contents === null) fail('empty file: it holds only comments; a playbook is a map with at least `targets:` and `steps:`');
+  // toJS throws for what the parser lets through (an alias to no anchor, too many aliases).
+  const toJS = (): unknown => {
+    try {
+      return doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      const { line, column } = src.position([]);
+      return fail(`YAML: ${errorMessage(err)}`, line, column);
+    }
+  };
   if (!isYamlMap(doc.contents)) {
     const { line, column } = src.position([]);
-    const what = isSeq(doc.contents) ? 'a list' : describeValue(doc.toJS());
+    const what = isSeq(doc.contents) ? 'a list' : describeValue(toJS());
     fail(`a playbook is a map of keys (name:, targets:, steps:, ...), not ${what}`, line, column);
   }
 
-  let data: Record<string, unknown>;
-  try {
-    data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
-  } catch (err) {
-    return fail(`YAML: ${errorMessage(err)}`, 1, 1);
-  }
+  const data = toJS() as Record<string, unknown>;
   const env = options.env ?? process.env;
   const connect = typeof data.connect === 'string' && data.connect !== '' ? data.connect : defaultUri(env);
 
@@ -112,6 +126,32 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
   if (problems.length > 0) throw new PlaybookError(problems.sort(byPosition));
 
   return { playbook: normalise(data as unknown as WrittenPlaybook, src, connect), warnings: warnings.sort(byPosition).map(formatProblem) };
+}
+
+/** Flow collections and quoted scalars that the text opens and never closes, from the CST. */
+function unclosed(text: string): { what: string; offset: number }[] {
+  const found: { what: string; offset: number }[] = [];
+  type Token = { type?: string; source?: string; offset?: number; start?: Token; end?: Token[] } & Record<string, unknown>;
+  const stack: unknown[] = [...new Parser().parse(text)];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      stack.push(...(node as unknown[]));
+      continue;
+    }
+    const t = node as Token;
+    if (t.type === 'flow-collection' && t.start?.source) {
+      const closer = t.start.source === '[' ? ']' : '}';
+      if (!t.end?.some((e) => e.source === closer)) found.push({ what: `'${t.start.source}'`, offset: t.start.offset ?? 0 });
+    } else if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && typeof t.source === 'string') {
+      const quote = t.source[0]!;
+      const closed = t.source.length >= 2 && t.source.endsWith(quote) && (quote === "'" || !/(^|[^\\])(\\\\)*\\"$/.test(t.source));
+      if (!closed) found.push({ what: `quote ${quote}`, offset: t.offset ?? 0 });
+    }
+    for (const key of ['value', 'key', 'items', 'sep', 'start', 'end']) if (key in t) stack.push(t[key]);
+  }
+  return found.sort((a, b) => a.offset - b.offset);
 }
 
 function normalise(w: WrittenPlaybook, src: Source, connect: string): Playbook {

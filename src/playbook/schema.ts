@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject } from 'ajv';
-import { validate as generatedValidate } from './validate-playbook.generated.js';
+import { validate as generatedValidate, validateStep as generatedValidateStep } from './validate-playbook.generated.js';
 import type { Problem } from './errors.js';
 import { displayPath, type PathSegment, type Source } from './source.js';
 import { closest, didYouMean } from './suggest.js';
@@ -27,6 +27,8 @@ interface Validate {
 interface Compiled {
   schema: SchemaNode;
   validate: Validate;
+  /** One step against `#/definitions/step`, so each step's errors are found on their own. */
+  validateStep: Validate;
   definitionOf: Map<object, string>;
   /** The schema's own nodes by JSON text: errors carry the generated code's copies. */
   canonical: Map<string, SchemaNode>;
@@ -42,10 +44,11 @@ function compile(): Compiled {
   const defs = schema.definitions ?? {};
   // Compiled at build time (scripts/build-validator.js) from this same file: nothing to compile here.
   const validate = generatedValidate as unknown as Validate;
+  const validateStep = generatedValidateStep as unknown as Validate;
   const kinds = (defs.stepKind?.enum ?? []) as string[];
   const commonStepKeys = Object.keys(defs.stepMap?.properties ?? {}).filter((k) => !kinds.includes(k));
   const definitionOf = new Map<object, string>(Object.entries(defs).map(([name, node]) => [node, name]));
-  compiled = { schema, validate, definitionOf, kinds, commonStepKeys, canonical: canonicalNodes(schema) };
+  compiled = { schema, validate, validateStep, definitionOf, kinds, commonStepKeys, canonical: canonicalNodes(schema) };
   return compiled;
 }
 
@@ -91,11 +94,27 @@ export const EMPTY_TARGETS = 'no targets: the `targets` list is empty; add at le
 export const NO_STEPS = 'no steps: add `steps:` with at least one step such as `- ping`';
 export const EMPTY_STEPS = 'no steps: the `steps` list is empty; add at least one step such as `- ping`';
 
+/**
+ * Every schema error of `data`: the steps one by one, the rest with one valid step in their
+ * place. (Validated whole, ajv's time grows with the square of the number of errors.)
+ */
+function schemaErrors(data: unknown, c: Compiled): ErrorObject[] {
+  const steps = data !== null && typeof data === 'object' && !Array.isArray(data) ? (data as { steps?: unknown }).steps : undefined;
+  if (!Array.isArray(steps) || steps.length === 0) return c.validate(data) ? [] : [...(c.validate.errors ?? [])];
+  const errors: ErrorObject[] = [];
+  if (!c.validate({ ...(data as object), steps: ['ping'] })) errors.push(...(c.validate.errors ?? []));
+  steps.forEach((step, i) => {
+    if (c.validateStep(step)) return;
+    for (const e of c.validateStep.errors ?? []) errors.push({ ...e, instancePath: `/steps/${i}${e.instancePath}` });
+  });
+  return errors;
+}
+
 /** Validates against the schema; every ajv error becomes a located problem with a message for a person. */
 export function schemaProblems(data: unknown, src: Source): Problem[] {
   const c = compile();
-  if (c.validate(data)) return [];
-  const errors = c.validate.errors ?? [];
+  const errors = schemaErrors(data, c);
+  if (errors.length === 0) return [];
   const unknownKeys = errors.filter((e) => e.keyword === 'additionalProperties');
   const context: ErrorContext = {
     unknownKeyAt: new Set(unknownKeys.map((e) => e.instancePath)),

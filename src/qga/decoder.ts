@@ -9,42 +9,89 @@ export type DecoderEvent =
   /** A line that is not a QGA reply (a stale tail, noise); `text` is cut to 200 characters. */
   | { type: 'garbage'; text: string }
   /** A reply longer than the cap; its bytes were dropped, not buffered. */
-  | { type: 'oversize'; bytes: number };
+  | { type: 'oversize'; bytes: number }
+  /** A reply nested deeper than {@link MAX_REPLY_DEPTH}; dropped unparsed, not buffered. */
+  | { type: 'too-deep'; depth: number };
+
+/**
+ * Deepest nesting of objects and arrays accepted in a reply, the reply object itself counting
+ * as 1. qemu-ga's deepest replies (guest-get-disks, guest-network-get-interfaces) nest about 6
+ * levels; anything near this bound is hostile, and every walker over a reply stays shallow.
+ */
+export const MAX_REPLY_DEPTH = 64;
 
 const NEWLINE = 0x0a;
 const DELIMITER = 0xff;
+const OPEN_BRACE = 0x7b;
+const GARBAGE_CHARS = 200;
+// Enough bytes for GARBAGE_CHARS characters of UTF-8 (4 bytes at most each).
+const GARBAGE_BYTES = GARBAGE_CHARS * 4;
+
+/** What the decoder does with the rest of the current line. */
+const Line = {
+  /** Only whitespace so far. */
+  Blank: 0,
+  /** Starts with `{`: buffered and scanned for nesting, parsed at its newline. */
+  Json: 1,
+  /** Starts with anything else: cannot be a reply; only its head is kept, for the message. */
+  Junk: 2,
+  /** Over the cap or too deep (already reported): dropped up to the newline. */
+  Dropped: 3,
+} as const;
+type Line = (typeof Line)[keyof typeof Line];
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0b || byte === 0x0c;
+}
 
 /**
  * QGA reply stream decoder, no I/O: `write(chunk)` in, events out. Replies are JSON objects
  * ended by a newline (qemu-ga never puts a raw newline inside one). A 0xFF byte drops any
  * partial line, since whatever preceded it cannot be completed any more.
+ *
+ * Each byte is looked at once: a line that does not start with `{` is junk and skipped to its
+ * newline without being kept; in a reply, brackets outside strings are counted, so a reply
+ * nested deeper than {@link MAX_REPLY_DEPTH} is refused as soon as it gets there, without being
+ * buffered or parsed. Memory is bounded by `maxReplyBytes`.
  */
 export class ReplyDecoder {
   private parts: Buffer[] = [];
   private size = 0;
-  private discarding = 0;
+  // The line's bytes while they all lie in the chunk being written: read from it, not copied.
+  private spanChunk: Buffer | null = null;
+  private spanFrom = 0;
+  private spanTo = 0;
+  private line: Line = Line.Blank;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
   readonly maxReplyBytes: number;
 
   constructor(options: { maxReplyBytes?: number } = {}) {
     this.maxReplyBytes = options.maxReplyBytes ?? 16 * 1024 * 1024;
   }
 
-  /** Bytes of an unfinished reply held now. */
+  /** Bytes of an unfinished line held now. */
   get pending(): number {
     return this.size;
   }
 
   write(chunk: Buffer): DecoderEvent[] {
     const events: DecoderEvent[] = [];
+    // Found once per chunk and again only after it is passed, so no byte is searched twice.
+    let nextDelimiter = chunk.indexOf(DELIMITER);
     let start = 0;
     while (start < chunk.length) {
-      const end = nextBoundary(chunk, start);
-      if (end === -1) {
-        this.append(chunk.subarray(start), events);
+      if (nextDelimiter !== -1 && nextDelimiter < start) nextDelimiter = chunk.indexOf(DELIMITER, start);
+      const newline = chunk.indexOf(NEWLINE, start);
+      let end = newline === -1 ? nextDelimiter : nextDelimiter === -1 ? newline : Math.min(newline, nextDelimiter);
+      if (end === -1) end = chunk.length;
+      this.take(chunk, start, end, events);
+      if (end === chunk.length) {
+        this.settle();
         break;
       }
-      this.append(chunk.subarray(start, end), events);
-      if (chunk[end] === DELIMITER) {
+      if (end === nextDelimiter) {
         this.reset();
         events.push({ type: 'delimiter' });
       } else {
@@ -59,52 +106,135 @@ export class ReplyDecoder {
   reset(): void {
     this.parts = [];
     this.size = 0;
-    this.discarding = 0;
+    this.spanChunk = null;
+    this.line = Line.Blank;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
   }
 
-  private append(bytes: Buffer, events: DecoderEvent[]): void {
-    if (bytes.length === 0) return;
-    if (this.discarding > 0) {
-      this.discarding += bytes.length;
+  /** Takes `chunk[from, to)`, a piece of one line (no newline, no 0xFF in it). */
+  private take(chunk: Buffer, from: number, to: number, events: DecoderEvent[]): void {
+    let i = from;
+    if (this.line === Line.Blank) {
+      while (i < to && isBlank(chunk[i]!)) i++;
+      if (i === to) return;
+      this.line = chunk[i] === OPEN_BRACE ? Line.Json : Line.Junk;
+    }
+    switch (this.line) {
+      case Line.Dropped:
+        return;
+      case Line.Junk:
+        if (this.size < GARBAGE_BYTES) this.keep(chunk, i, Math.min(to, i + GARBAGE_BYTES - this.size));
+        return;
+      case Line.Json:
+        this.scanJson(chunk, i, to, events);
+    }
+  }
+
+  private scanJson(chunk: Buffer, from: number, to: number, events: DecoderEvent[]): void {
+    if (this.size + (to - from) > this.maxReplyBytes) {
+      this.drop(events, { type: 'oversize', bytes: this.size + (to - from) });
       return;
     }
-    if (this.size + bytes.length > this.maxReplyBytes) {
-      this.discarding = this.size + bytes.length;
-      this.parts = [];
-      this.size = 0;
-      events.push({ type: 'oversize', bytes: this.discarding });
-      return;
+    let { depth, inString, escaped } = this;
+    for (let i = from; i < to; i++) {
+      const byte = chunk[i]!;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (byte === 0x5c) escaped = true;
+        else if (byte === 0x22) inString = false;
+      } else if (byte === 0x22) {
+        inString = true;
+      } else if (byte === 0x7b || byte === 0x5b) {
+        if (++depth > MAX_REPLY_DEPTH) {
+          this.drop(events, { type: 'too-deep', depth });
+          return;
+        }
+      } else if (byte === 0x7d || byte === 0x5d) {
+        depth--;
+      }
     }
-    this.parts.push(bytes);
-    this.size += bytes.length;
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    this.keep(chunk, from, to);
+  }
+
+  private keep(chunk: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    if (this.size === 0) {
+      this.spanChunk = chunk;
+      this.spanFrom = from;
+      this.spanTo = to;
+    } else {
+      this.settle();
+      this.parts.push(chunk.subarray(from, to));
+    }
+    this.size += to - from;
+  }
+
+  /** The chunk is done with: what the line holds of it becomes a part of its own. */
+  private settle(): void {
+    if (this.spanChunk === null) return;
+    this.parts.push(this.spanChunk.subarray(this.spanFrom, this.spanTo));
+    this.spanChunk = null;
+  }
+
+  private lineText(): string {
+    if (this.spanChunk !== null && this.parts.length === 0) return this.spanChunk.toString('utf8', this.spanFrom, this.spanTo).trim();
+    this.settle();
+    return (this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size)).toString('utf8').trim();
+  }
+
+  /** Forgets the line so far and drops the rest of it, reporting why. */
+  private drop(events: DecoderEvent[], event: DecoderEvent): void {
+    this.parts = [];
+    this.size = 0;
+    this.spanChunk = null;
+    this.line = Line.Dropped;
+    events.push(event);
   }
 
   private finishLine(events: DecoderEvent[]): void {
-    if (this.discarding > 0) {
-      this.discarding = 0;
+    const line = this.line;
+    const text = line === Line.Json || line === Line.Junk ? this.lineText() : '';
+    this.reset();
+    if (line === Line.Junk) {
+      events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
       return;
     }
-    const text = (this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size)).toString('utf8').trim();
-    this.parts = [];
-    this.size = 0;
-    if (text === '') return;
+    if (line !== Line.Json) return;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
-      events.push({ type: 'garbage', text: text.slice(0, 200) });
+      events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
       return;
     }
     const reply = asReply(value);
-    if (reply === null) events.push({ type: 'garbage', text: text.slice(0, 200) });
+    if (reply === null) events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
     else events.push({ type: 'reply', reply, text });
   }
 }
 
-function nextBoundary(chunk: Buffer, from: number): number {
-  const nl = chunk.indexOf(NEWLINE, from);
-  const ff = chunk.indexOf(DELIMITER, from);
-  if (nl === -1) return ff;
-  if (ff === -1) return nl;
-  return Math.min(nl, ff);
+/**
+ * How deeply `text` (JSON) nests objects and arrays, counting brackets outside strings, up to
+ * `limit + 1`: one pass, no parse. For replies that come whole (through virsh).
+ */
+export function nestingDepth(text: string, limit = MAX_REPLY_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > deepest && (deepest = depth) > limit) return deepest;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
 }

@@ -17,12 +17,15 @@ export class SyncHandshake {
   private seenDelimiter = false;
   /** Replies and lines thrown away so far (for diagnostics). */
   discarded = 0;
+  /** Once done: whether the agent echoed the request's `id` member in its answer (qemu-ga does). */
+  echoesIds = false;
 
   constructor(id: number = randomInt(1, 2 ** 47)) {
     this.id = id;
     this.bytes = Buffer.concat([
       Buffer.from([0xff]),
-      Buffer.from(JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } }) + '\n'),
+      // The request's own id (beside the sync id) shows whether this agent echoes ids.
+      Buffer.from(JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id }, id: `sync-${id}` }) + '\n'),
     ]);
   }
 
@@ -32,11 +35,15 @@ export class SyncHandshake {
         this.seenDelimiter = true;
         return 'waiting';
       case 'reply':
-        if (this.seenDelimiter && 'return' in event.reply && event.reply.return === this.id) return 'done';
+        if (this.seenDelimiter && 'return' in event.reply && event.reply.return === this.id) {
+          this.echoesIds = event.reply.id === `sync-${this.id}`;
+          return 'done';
+        }
         this.discarded++;
         return 'waiting';
       case 'garbage':
       case 'oversize':
+      case 'too-deep':
         this.discarded++;
         this.seenDelimiter = false;
         return 'waiting';

@@ -1,12 +1,7 @@
-/**
- * Text made safe for a terminal or a log line: control characters (ESC, CR, NUL, ...) and
- * line breaks become `?` or spaces, so a VM name or an agent's message cannot move the cursor
- * or forge a line.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\r?\n|\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
+import { visible } from '../util/visible.js';
+
+/** Text made safe for a terminal or a log line: see {@link visible}. */
+export const printable = visible;
 
 /** Display width of `text` in a monospace terminal: wide (CJK, emoji) characters take two cells. */
 export function textWidth(text: string): number {

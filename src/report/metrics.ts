@@ -11,6 +11,16 @@ export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `text` as it can be written in UTF-8: a lone surrogate (which UTF-8 would turn into U+FFFD,
+ * merging names that differ only there) becomes the text `\uD800`.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, (ch) => `\\u${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 function labels(pairs: Record<string, string>): string {
   return `{${Object.entries(pairs)
     .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
@@ -68,13 +78,15 @@ function unique(seen: Set<string>, key: (name: string) => string, name: string):
 export function renderMetrics(result: RunResult, options: MetricsOptions = {}): string {
   const secrets = options.secrets ?? [];
   const r = secrets.length > 0 ? redact(result, secrets) : result;
-  const playbook = redact(options.playbook ?? result.playbook, secrets);
+  const playbook = wellFormed(redact(options.playbook ?? result.playbook, secrets));
   const seenVm = new Set<string>();
   const vms = r.vms.map((vm) => {
-    const name = unique(seenVm, (n) => `${n}\0${vm.connect}`, vm.vm);
+    // Told apart as written: two names that differ only in lone surrogates stay two series.
+    const connect = wellFormed(vm.connect);
+    const name = unique(seenVm, (n) => `${n}\0${connect}`, wellFormed(vm.vm));
     const seenStep = new Set<string>();
-    const steps = vm.steps.map((step) => ({ step, name: unique(seenStep, (n) => n, step.name) }));
-    return { labels: { playbook, vm: name, connect: vm.connect }, vm, steps };
+    const steps = vm.steps.map((step) => ({ step, name: unique(seenStep, (n) => n, wellFormed(step.name)) }));
+    return { labels: { playbook, vm: name, connect }, vm, steps };
   });
 
   const out: string[] = [];

@@ -4,6 +4,14 @@ import { isSecret } from '../playbook/secret.js';
 export const MASK = '***';
 
 /**
+ * Deepest nesting `redact` copies; anything deeper shows as {@link TOO_DEEP}. Replies are
+ * bounded far below this by the protocol layer; this keeps the walk (and JSON.stringify after
+ * it) off the end of the stack whatever a result holds.
+ */
+export const MAX_REDACT_DEPTH = 256;
+export const TOO_DEEP = '[nested too deep]';
+
+/**
  * The secrets worth replacing, longest first (so a secret that contains another goes whole):
  * each one as written and as it reads inside base64 (file contents, binary output), at each of
  * the three byte alignments.
@@ -37,7 +45,8 @@ export function redactText(text: string, secrets: readonly string[]): string {
  * A deep copy of `value` in which every occurrence of each secret string, in any string (object
  * keys included), is replaced with `***`. A `Secret` (`{secret: true, value}`) becomes `***`
  * whole; an Error becomes `{name, message, code?}`; other objects are copied through `toJSON`
- * when they have one, else field by field. Cycles become `"[Circular]"`.
+ * when they have one, else field by field. Cycles become `"[Circular]"`; what is nested deeper
+ * than {@link MAX_REDACT_DEPTH} becomes `"[nested too deep]"`.
  */
 export function redact<T>(value: T, secrets: readonly string[]): T {
   const list = prepare(secrets);
@@ -47,30 +56,31 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
     return out;
   };
   const seen = new Set<object>();
-  const walk = (v: unknown): unknown => {
+  const walk = (v: unknown, depth: number): unknown => {
     if (typeof v === 'string') return text(v);
     if (v === null || typeof v !== 'object') return v;
     if (isSecret(v)) return MASK;
     if (seen.has(v)) return '[Circular]';
+    if (depth >= MAX_REDACT_DEPTH) return TOO_DEEP;
     seen.add(v);
     try {
-      if (Array.isArray(v)) return v.map(walk);
+      if (Array.isArray(v)) return v.map((inner) => walk(inner, depth + 1));
       if (v instanceof Error) {
         const code = (v as { code?: unknown }).code;
-        return { name: text(v.name), message: text(v.message), ...(code === undefined ? {} : { code: walk(code) }) };
+        return { name: text(v.name), message: text(v.message), ...(code === undefined ? {} : { code: walk(code, depth + 1) }) };
       }
       if (v instanceof Date) return new Date(v.getTime());
       if (ArrayBuffer.isView(v)) return v;
       const toJSON = (v as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return walk(toJSON.call(v));
+      if (typeof toJSON === 'function') return walk(toJSON.call(v), depth);
       const out: Record<string, unknown> = {};
-      for (const [key, inner] of Object.entries(v)) out[text(key)] = walk(inner);
+      for (const [key, inner] of Object.entries(v)) out[text(key)] = walk(inner, depth + 1);
       return out;
     } finally {
       seen.delete(v);
     }
   };
-  return walk(value) as T;
+  return walk(value, 0) as T;
 }
 
 /**
@@ -80,15 +90,17 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
 export function collectSecrets(value: unknown): string[] {
   const found = new Set<string>();
   const seen = new Set<object>();
-  const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+  // A stack, not recursion: no nesting can overflow it.
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
     seen.add(v);
     if (isSecret(v)) {
       if (v.value.length > 0) found.add(v.value);
-      return;
+      continue;
     }
-    for (const inner of Array.isArray(v) ? v : Object.values(v)) walk(inner);
-  };
-  walk(value);
+    for (const inner of Array.isArray(v) ? v : Object.values(v)) pending.push(inner);
+  }
   return [...found];
 }

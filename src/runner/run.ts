@@ -16,7 +16,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Overrides the playbook's concurrency. */
   concurrency?: number;
-  /** Only VMs whose name matches this glob. */
+  /** Only these VMs: globs separated by commas, `!GLOB` excludes, `&GLOB` requires (as Ansible's --limit). */
   limit?: string;
   /** Receives the run's events (progress, reports). */
   listener?: RunListener;

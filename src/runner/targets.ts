@@ -1,15 +1,17 @@
 import picomatch from 'picomatch';
+import { parseLimit } from './limit.js';
 import type { Playbook, TargetSpec } from '../playbook/types.js';
 import { describeRoute } from '../inventory/route.js';
 import type { TransportProvider } from '../inventory/provider.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
 import type { PlannedVm } from './types.js';
-import { CanceledError } from '../errors.js';
+import { CanceledError, UsageError } from '../errors.js';
+import { visible } from '../util/visible.js';
 
 /** Options of {@link resolveTargets}. */
 export interface ResolveOptions extends LibvirtCallOptions {
-  /** Only VMs whose name matches this glob. */
+  /** Only these VMs: see parseLimit (runner/limit.ts). */
   limit?: string;
   /** Decides each VM's route (the run's provider). */
   provider: TransportProvider;
@@ -46,12 +48,14 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     if (!p) running.set(uri, (p = listRunningDomains(uri, options)));
     return p;
   };
-  const limit = options.limit ? picomatch(options.limit) : undefined;
+  const limit = options.limit === undefined ? undefined : parseLimit(options.limit);
   const keyOf = (spec: TargetSpec, name: string): string => `${spec.socket ? `socket:${spec.ssh ?? ''}:${spec.socket}` : spec.connect}\0${name}`;
   const named = new Map<string, TargetSpec>();
   for (const t of playbook.targets) if (!t.isGlob || t.socket) named.set(keyOf(t, t.vm), t);
   const seen = new Set<string>();
   const vms: PlannedVm[] = [];
+  // Every VM the playbook names, for the message when --limit leaves none of them.
+  const all: string[] = [];
   for (const spec of playbook.targets) {
     const fromGlob = spec.isGlob && !spec.socket;
     let names: string[];
@@ -72,6 +76,7 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
     const excluded = spec.exclude.length > 0 ? picomatch(spec.exclude) : undefined;
     for (const name of names) {
       if (excluded?.(name)) continue;
+      all.push(name);
       if (limit && !limit(name)) continue;
       const key = keyOf(spec, name);
       if (seen.has(key)) continue;
@@ -80,7 +85,15 @@ export async function resolveTargets(playbook: Playbook, options: ResolveOptions
       vms.push(plan((fromGlob && named.get(key)) || spec, name, options.provider));
     }
   }
-  if (limit && vms.length === 0 && unresolved.length === 0) warnings.push(`--limit ${options.limit} leaves no VM to run on`);
+  // As Ansible: a limit that leaves nothing is a mistake, found before anything runs.
+  if (limit && vms.length === 0 && unresolved.length === 0) {
+    const candidates = [...new Set(all)];
+    const shown = candidates.slice(0, 10).map((n) => JSON.stringify(n)).join(', ');
+    throw new UsageError(
+      visible(`--limit ${JSON.stringify(options.limit)} matches none of the playbook's VMs${candidates.length > 0 ? ` (${shown}${candidates.length > 10 ? `, and ${candidates.length - 10} more` : ''})` : ''}; nothing was run`),
+      'LIMIT_MATCHES_NOTHING',
+    );
+  }
   return { vms, warnings, unresolved };
 }
 

@@ -1,4 +1,4 @@
-import { abortError, notRetryable, TimeoutError } from '../errors.js';
+import { abortError, notRetryable, ProtocolError, TimeoutError } from '../errors.js';
 import type { GuestExecStatus } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
 import { defineStep, reveal, type StepContext } from './context.js';
@@ -62,7 +62,12 @@ export const exec = defineStep({
     if (params.env) args.env = Object.entries(params.env).map(([k, v]) => `${k}=${reveal(v)}`);
     if (params.stdin !== undefined) args['input-data'] = Buffer.from(reveal(params.stdin)).toString('base64');
     const sensitive = Object.values(params.env ?? {}).some(isSecret) || (params.stdin !== undefined && isSecret(params.stdin));
-    const { pid } = await ctx.call('guest-exec', args, { sensitive });
+    const reply = await ctx.call('guest-exec', args, { sensitive });
+    const pid = (reply as { pid?: unknown } | null)?.pid;
+    if (typeof pid !== 'number' || !Number.isSafeInteger(pid)) {
+      // The program may be running: never start it twice.
+      throw notRetryable(new ProtocolError(`guest-exec answered ${JSON.stringify(reply)?.slice(0, 200)}, without a pid to poll`));
+    }
     // From here the program runs: a retry would start it a second time.
     try {
       return await poll(pid, ctx, params.path, started);

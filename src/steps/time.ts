@@ -38,7 +38,8 @@ export async function measureOffset(ctx: StepContext, samples: number): Promise<
     } catch (err) {
       throw explainAgentError(err);
     }
-    if (typeof ns !== 'number') throw new ProtocolError(`guest-get-time answered ${JSON.stringify(ns)}, not a number of nanoseconds`);
+    // 1e400 parses as Infinity: a number, but no time.
+    if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
     leads.push(mid - t0);

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ReplyDecoder, type DecoderEvent } from '../qga/decoder.js';
+import { MAX_REPLY_DEPTH, ReplyDecoder, type DecoderEvent } from '../qga/decoder.js';
 import { SyncHandshake } from '../qga/sync.js';
-import { encodeRequest, type QgaRequest, type RawReply } from '../qga/protocol.js';
+import { encodeRequest, type QgaReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { expectsNoReply } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
 import { hostNowMs } from '../util/clock.js';
@@ -42,7 +43,11 @@ interface Waiter {
  * A direct connection to an agent's chardev socket. One connection is kept for the transport's
  * life and reopened only after it drops; requests are serialised (one in flight); the stream
  * is resynchronised with guest-sync-delimited after connecting and after any timeout, abort or
- * refused reply, so stale bytes never reach a caller.
+ * refused reply, so stale bytes never reach a caller. Every request carries an `id` (the
+ * caller's, else a fresh one), which qemu-ga echoes in its reply: a reply with another id (a
+ * duplicate, a late answer to an earlier request) is dropped and counted, never taken as the
+ * answer to the request in flight. The sync request carries an id too: an agent that does not
+ * echo it has its id-less replies taken in order (only resynchronisation protects those).
  */
 export class SocketTransport implements Transport {
   readonly kind: TransportKind;
@@ -59,6 +64,13 @@ export class SocketTransport implements Transport {
   private closed = false;
   /** Bytes of stale replies and noise thrown away by resynchronisation (for diagnostics). */
   discarded = 0;
+  /** Replies dropped because their id was not the request's (duplicates, late answers). */
+  mismatched = 0;
+  // Random per transport: an earlier client's late reply cannot carry one of our ids.
+  private readonly idPrefix = `qga-play-${randomBytes(4).toString('hex')}-`;
+  private lastId = 0;
+  /** Learnt at each sync: whether the agent echoes request ids (one that does not has its replies taken in order). */
+  echoesIds = true;
 
   constructor(options: SocketTransportOptions) {
     this.path = options.path;
@@ -87,43 +99,55 @@ export class SocketTransport implements Transport {
     if (this.closed) throw new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED');
     const deadline = Date.now() + options.timeoutMs;
     let stage = 'connecting';
+    const mismatchedBefore = this.mismatched;
     try {
       const stream = await this.connect(deadline, signal);
       stage = 'guest-sync-delimited';
       if (!this.synced) await this.sync(stream, deadline, signal);
       stage = request.execute;
       const noReply = expectsNoReply(request.execute);
+      const ownId = request.id === undefined;
+      const tagged: QgaRequest = ownId ? { ...request, id: `${this.idPrefix}${++this.lastId}` } : request;
       const startMs = hostNowMs();
-      stream.write(encodeRequest(request));
+      stream.write(encodeRequest(tagged));
       if (noReply) {
         const windowEnd = Math.min(deadline, Date.now() + this.noReplyWindowMs);
         try {
-          return this.toReply(await this.next(windowEnd, signal), startMs);
+          return this.toReply(await this.next(tagged.id, windowEnd, signal), startMs, ownId ? tagged.id : undefined);
         } catch (err) {
           // No reply, or the agent went away with its guest: that is how these commands succeed.
           if (err instanceof TimeoutError || (err instanceof UnreachableError && err.code === 'DISCONNECTED')) return null;
           throw err;
         }
       }
-      return this.toReply(await this.next(deadline, signal), startMs);
+      return this.toReply(await this.next(tagged.id, deadline, signal), startMs, ownId ? tagged.id : undefined);
     } catch (err) {
       // Inner waits time out per attempt; the caller's budget is what the message names.
       if (err instanceof TimeoutError) {
         const what = stage === 'connecting' ? `connecting to ${this.path}` : `no answer to ${stage} from agent at ${this.path}`;
-        throw new TimeoutError(`${what} within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs, { cause: err });
+        const n = this.mismatched - mismatchedBefore;
+        const note = n > 0 ? ` (dropped ${n} ${n === 1 ? 'reply' : 'replies'} carrying another request's id)` : '';
+        throw new TimeoutError(`${what} within ${formatElapsed(options.timeoutMs)}${note}`, options.timeoutMs, { cause: err });
       }
       throw err;
     }
   }
 
-  private toReply(event: DecoderEvent, startMs: number): RawReply {
-    if (event.type === 'reply') return { text: event.text, reply: event.reply, window: { startMs, endMs: hostNowMs() } };
+  private toReply(event: DecoderEvent, startMs: number, ownId: unknown): RawReply {
+    if (event.type === 'reply') {
+      // Our id is transport bookkeeping: callers see the reply as every transport gives it.
+      if (ownId === undefined) return { text: event.text, reply: event.reply, window: { startMs, endMs: hostNowMs() } };
+      return { text: textWithoutId(event.text, ownId), reply: withoutId(event.reply), window: { startMs, endMs: hostNowMs() } };
+    }
     this.synced = false;
     if (event.type === 'oversize') {
       throw new ProtocolError(
         `reply from agent at ${this.path} exceeds ${this.decoder.maxReplyBytes} bytes; refused`,
         'REPLY_TOO_LARGE',
       );
+    }
+    if (event.type === 'too-deep') {
+      throw new ProtocolError(`reply from agent at ${this.path} nests objects and arrays deeper than ${MAX_REPLY_DEPTH} levels; refused`, 'REPLY_TOO_DEEP');
     }
     throw new ProtocolError(`agent at ${this.path} sent something that is not a QGA reply: ${JSON.stringify(event.type === 'garbage' ? event.text : '')}`);
   }
@@ -165,6 +189,7 @@ export class SocketTransport implements Transport {
       try {
         await this.wait(attemptEnd, signal, (event) => handshake.accept(event) === 'done');
         this.discarded += handshake.discarded;
+        this.echoesIds = handshake.echoesIds;
         this.synced = true;
         return;
       } catch (err) {
@@ -174,11 +199,19 @@ export class SocketTransport implements Transport {
     }
   }
 
-  /** The next reply, or a refused/garbled one (anything but a bare delimiter). */
-  private next(deadline: number, signal: AbortSignal | undefined): Promise<DecoderEvent> {
+  /**
+   * The reply carrying `id`, or a refused/garbled line (anything but a bare delimiter or a
+   * reply to another request).
+   */
+  private next(id: unknown, deadline: number, signal: AbortSignal | undefined): Promise<DecoderEvent> {
     let found: DecoderEvent | undefined;
+    const wanted = JSON.stringify(id);
     return this.wait(deadline, signal, (event) => {
       if (event.type === 'delimiter') return false;
+      if (event.type === 'reply' && JSON.stringify(event.reply.id) !== wanted && (this.echoesIds || event.reply.id !== undefined)) {
+        this.mismatched++;
+        return false;
+      }
       found = event;
       return true;
     }).then(() => found!);
@@ -222,6 +255,50 @@ export class SocketTransport implements Transport {
     stream?.destroy();
     this.waiter?.onClose(new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED'));
   }
+}
+
+function withoutId(reply: QgaReply): QgaReply {
+  const { id: _id, ...rest } = reply;
+  return rest as QgaReply;
+}
+
+/**
+ * The reply's text without our id member. qemu-ga writes the top-level id first or last, so
+ * only those two places are looked at (an id nested deeper, a guest echoing it, stays). No
+ * regular expression: a guest's runs of whitespace must not cost more than one pass.
+ */
+function textWithoutId(text: string, id: unknown): string {
+  const value = JSON.stringify(id);
+  const blank = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  const skip = (i: number, step: 1 | -1): number => {
+    while (blank(text[i])) i += step;
+    return i;
+  };
+  // Forward: `{ "id" : VALUE ,` at the start.
+  let i = skip(1, 1);
+  if (text[0] === '{' && text.startsWith('"id"', i)) {
+    i = skip(i + 4, 1);
+    if (text[i] === ':') {
+      i = skip(i + 1, 1);
+      if (text.startsWith(value, i)) {
+        i = skip(i + value.length, 1);
+        if (text[i] === ',') return `{${text.slice(skip(i + 1, 1))}`;
+      }
+    }
+  }
+  // Backward: `, "id" : VALUE }` at the end.
+  let j = skip(text.length - 2, -1);
+  if (text.endsWith('}') && text.endsWith(value, j + 1)) {
+    j = skip(j - value.length, -1);
+    if (text[j] === ':') {
+      j = skip(j - 1, -1);
+      if (text.endsWith('"id"', j + 1)) {
+        j = skip(j - 4, -1);
+        if (text[j] === ',') return `${text.slice(0, skip(j - 1, -1) + 1)}}`;
+      }
+    }
+  }
+  return text;
 }
 
 const CONNECT_ERRORS: Record<string, [UnreachableCode, string]> = {

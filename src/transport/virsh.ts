@@ -1,4 +1,5 @@
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
+import { MAX_REPLY_DEPTH, nestingDepth } from '../qga/decoder.js';
 import { expectsNoReply, isResendSafe } from '../qga/commands.js';
 import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
 import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from './virsh-exec.js';
@@ -103,6 +104,10 @@ export class VirshTransport implements Transport {
   private toReply(request: QgaRequest, result: VirshResult): RawReply | null {
     if (result.exitCode === 0) {
       const text = result.stdout.trim();
+      // Counted before parsing: a hostile guest's nesting must not reach JSON.parse or any walker.
+      if (nestingDepth(text) > MAX_REPLY_DEPTH) {
+        throw new ProtocolError(`${this.describe}: the reply nests objects and arrays deeper than ${MAX_REPLY_DEPTH} levels; refused`, 'REPLY_TOO_DEEP');
+      }
       let value: unknown;
       try {
         value = JSON.parse(text);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { call } from '../../src/transport/transport.js';
 import { CanceledError, ProtocolError, TimeoutError, UnreachableError } from '../../src/errors.js';
-import { startFakeAgent, wellBehaved, type Behaviour, type FakeAgent } from '../helpers/fake-agent.js';
+import { modes, replyLine, startFakeAgent, wellBehaved, type Behaviour, type FakeAgent } from '../helpers/fake-agent.js';
 
 const FF = Buffer.from([0xff]);
 let agent: FakeAgent | undefined;
@@ -35,6 +35,7 @@ describe('SocketTransport against a fake agent', () => {
     });
     const before = performance.timeOrigin + performance.now();
     const raw = await ping(t);
+    // The agent echoed the transport's id; callers see the reply without it.
     expect(raw).toMatchObject({ text: '{"return":{}}', reply: { return: {} } });
     // The window runs from writing the request to reading its reply: after the resync.
     expect(raw!.window!.startMs).toBeGreaterThan(before);
@@ -75,7 +76,9 @@ describe('SocketTransport against a fake agent', () => {
     let clock = 0;
     const t = await setup((incoming, conn) => {
       const out: Buffer[] = [];
-      const capture = { ...conn, write: (d: string | Buffer) => void out.push(Buffer.from(d)), reply: (v: unknown) => void out.push(Buffer.from(JSON.stringify({ return: v }) + '\n')) };
+      const id = incoming.type === 'request' ? incoming.id : undefined;
+      const push = (d: string | Buffer): void => void out.push(Buffer.from(d));
+      const capture = { ...conn, write: push, reply: (v: unknown) => push(replyLine({ return: v }, id)), error: (c: string, d: string) => push(replyLine({ error: { class: c, desc: d } }, id)) };
       wellBehaved(incoming, capture);
       const bytes = Buffer.concat(out);
       // One shared clock keeps the bytes of successive replies in order.
@@ -216,6 +219,74 @@ describe('SocketTransport against a fake agent', () => {
   test('guest-shutdown that fails still reports the agent error', async () => {
     const t = await setup(wellBehaved, undefined, { noReplyWindowMs: 1000 });
     await expect(call(t, 'guest-shutdown', undefined, { timeoutMs: 2000 })).rejects.toMatchObject({ code: 'AGENT_ERROR', errorClass: 'CommandNotFound' });
+  });
+});
+
+describe('SocketTransport ties replies to requests', () => {
+  test('a duplicated reply never becomes the next request\'s answer', async () => {
+    const slowHostname: Behaviour = (incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-get-host-name') setTimeout(() => wellBehaved(incoming, conn), 100);
+      else wellBehaved(incoming, conn);
+    };
+    const t = await setup(modes.duplicateReply(30, slowHostname));
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+    // The duplicate {} arrives while guest-get-host-name is in flight.
+    const raw = await t.request({ execute: 'guest-get-host-name' }, { timeoutMs: 2000 });
+    expect(raw!.reply).toEqual({ return: { 'host-name': 'fake' } });
+    expect(t.mismatched).toBe(1);
+  });
+
+  test('a late reply to the previous request, sent before the right one, is dropped', async () => {
+    const t = await setup(modes.lateReply());
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+    for (let i = 0; i < 3; i++) {
+      await expect(t.request({ execute: 'guest-get-host-name' }, { timeoutMs: 2000 })).resolves.toMatchObject({ reply: { return: { 'host-name': 'fake' } } });
+    }
+    expect(t.mismatched).toBe(3);
+  });
+
+  test('an agent that answers with another id only: the request times out saying so', async () => {
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-ping') conn.write('{"return": {}, "id": "someone-else"}\n');
+      else wellBehaved(incoming, conn);
+    });
+    const err = await ping(t, 300).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/dropped 1 reply carrying another request's id/);
+  });
+
+  test('an agent that does not echo ids still gets its replies taken, in order; another id is still dropped', async () => {
+    let n = 0;
+    const t = await setup((incoming, conn) => {
+      if (incoming.type === 'flush') return wellBehaved(incoming, conn);
+      if (incoming.execute === 'guest-sync-delimited') return conn.write(Buffer.concat([FF, Buffer.from(replyLine({ return: incoming.arguments?.id }))]));
+      if (n++ === 1) conn.write(replyLine({ return: { stale: true } }, 'qga-play-0-0'));
+      conn.write(replyLine({ return: { n } }));
+    });
+    await expect(ping(t)).resolves.toMatchObject({ text: '{"return":{"n":1}}', reply: { return: { n: 1 } } });
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: { n: 2 } } });
+    expect(t.mismatched).toBe(1);
+  });
+
+  test("a caller's own id is sent as it is and kept in the reply", async () => {
+    const t = await setup(wellBehaved);
+    const raw = await t.request({ execute: 'guest-ping', id: { mine: 7 } }, { timeoutMs: 2000 });
+    expect(raw!.reply).toEqual({ return: {}, id: { mine: 7 } });
+  });
+
+  test('a reply nested 3,000 levels deep is a protocol error for that request; the stream recovers', async () => {
+    const t = await setup(modes.deepReply('guest-get-osinfo', 3000));
+    const err = await t.request({ execute: 'guest-get-osinfo' }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err).toMatchObject({ code: 'REPLY_TOO_DEEP' });
+    await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+
+  test('a junk flood: the request fails as a protocol error, nothing is buffered', async () => {
+    const t = await setup(wellBehaved, modes.junkFlood, { syncAttemptMs: 200 });
+    const err = await ping(t, 1000).catch((e: unknown) => e);
+    // Junk during the sync keeps the handshake waiting (timeout); junk after it is a protocol error.
+    expect(err instanceof ProtocolError || err instanceof TimeoutError).toBe(true);
   });
 });
 

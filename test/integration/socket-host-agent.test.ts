@@ -71,6 +71,26 @@ describe('SocketTransport against real qemu-ga', () => {
     }
   });
 
+  test('qemu-ga echoes the request id: the transport tags requests and keeps its own id out of the reply', async () => {
+    const t = new SocketTransport({ path: agents.sockets[2]! });
+    try {
+      const own = await t.request({ execute: 'guest-ping' }, opts);
+      // qemu-ga wrote `{"return": {}, "id": "qga-play-..."}`: the transport's id is left out.
+      expect(own!.text).toBe('{"return": {}}');
+      expect(own!.reply).toEqual({ return: {} });
+      expect(t.echoesIds).toBe(true);
+      // An error reply has the id first: `{"id": "qga-play-...", "error": ...}`.
+      const failed = await t.request({ execute: 'guest-no-such-thing' }, opts);
+      expect(failed!.text).toMatch(/^\{"error": \{"class": "CommandNotFound", "desc": "[^"]*"\}\}$/);
+      const mine = await t.request({ execute: 'guest-no-such-thing', id: { caller: 42 } }, opts);
+      expect(mine!.reply).toMatchObject({ id: { caller: 42 }, error: { class: 'CommandNotFound' } });
+      expect(mine!.text).toMatch(/^\{"id": \{"caller": 42\}, "error": /);
+      expect(t.mismatched).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('guest-exec with captured output', async () => {
     const t = new SocketTransport({ path: agents.sockets[1]! });
     try {

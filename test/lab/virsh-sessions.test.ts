@@ -140,7 +140,7 @@ labDescribe(describe)('virsh sessions on lab guests', () => {
           await call(s, 'guest-set-time', { time: Math.round((hostNowMs() + (i % 2 ? -1 : 1) * (3000 + 1000 * run)) * 1e6) }, opts);
           await s.close();
         }
-        const r = await runCli(['run', path.join(ROOT, 'playbooks/fleet-timesync.yaml'), '--limit', 'qgalab-[0-9]*', '--report-dir', path.join(dir, 'ts'), '--format', 'json']);
+        const r = await runCli(['run', path.join(ROOT, 'playbooks/fleet-timesync.yaml'), '--limit', 'qgalab-[1-3]', '--report-dir', path.join(dir, 'ts'), '--format', 'json']);
         const summary = JSON.parse(r.stdout) as JsonSummary;
         for (const vm of LAB_GUESTS) {
           const s = new SocketTransport({ path: channelSocket(vm, 1) });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { ReplyDecoder, type DecoderEvent } from '../../src/qga/decoder.js';
+import { MAX_REPLY_DEPTH, nestingDepth, ReplyDecoder, type DecoderEvent } from '../../src/qga/decoder.js';
 import { SyncHandshake } from '../../src/qga/sync.js';
 
 const FF = Buffer.from([0xff]);
@@ -101,9 +101,52 @@ describe('ReplyDecoder', () => {
 
   test('an oversize reply is not buffered', () => {
     const decoder = new ReplyDecoder({ maxReplyBytes: 1024 });
+    decoder.write(b('{"return": "'));
     for (let i = 0; i < 100; i++) decoder.write(Buffer.alloc(1000, 0x41));
     expect(decoder.pending).toBe(0);
     expect(decoder.write(b('\n{"return": 2}\n'))).toEqual([{ type: 'reply', reply: { return: 2 }, text: '{"return": 2}' }]);
+  });
+
+  const nested = (depth: number): string => `{"return": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+
+  for (const mode of ['whole', 'bytewise'] as const) {
+    test(`a reply nested deeper than ${MAX_REPLY_DEPTH} levels is refused at once; the stream recovers (${mode})`, () => {
+      expect(feed(b(`${nested(MAX_REPLY_DEPTH)}\n`), mode)).toMatchObject([{ type: 'reply' }]);
+      const events = feed(b(`${nested(MAX_REPLY_DEPTH + 1)}\n{"return": 3}\n`), mode);
+      expect(events).toEqual([
+        { type: 'too-deep', depth: MAX_REPLY_DEPTH + 1 },
+        { type: 'reply', reply: { return: 3 }, text: '{"return": 3}' },
+      ]);
+    });
+
+    test(`brackets inside strings, escaped quotes included, do not count as nesting (${mode})`, () => {
+      const text = `{"return": "${'['.repeat(200)}\\"${'{'.repeat(200)}"}`;
+      expect(feed(b(`${text}\n`), mode)).toEqual([{ type: 'reply', reply: JSON.parse(text) as unknown, text }]);
+    });
+  }
+
+  test('a deep reply is neither buffered nor parsed: 3,000 levels and 16 MiB of them', () => {
+    const decoder = new ReplyDecoder();
+    const events = decoder.write(b(`{"return":${'['.repeat(3000)}`));
+    expect(events).toEqual([{ type: 'too-deep', depth: MAX_REPLY_DEPTH + 1 }]);
+    for (let i = 0; i < 16; i++) expect(decoder.write(Buffer.alloc(1024 * 1024, 0x5b))).toEqual([]);
+    expect(decoder.pending).toBe(0);
+    expect(decoder.write(b(`${']'.repeat(3000)}}\n{"return": 4}\n`))).toEqual([{ type: 'reply', reply: { return: 4 }, text: '{"return": 4}' }]);
+  });
+
+  test('a junk line is not buffered, only its first 200 characters are kept', () => {
+    const decoder = new ReplyDecoder();
+    for (let i = 0; i < 20; i++) expect(decoder.write(Buffer.alloc(1024 * 1024, 0x78))).toEqual([]);
+    expect(decoder.pending).toBeLessThanOrEqual(1024);
+    expect(decoder.write(b('\n'))).toEqual([{ type: 'garbage', text: 'x'.repeat(200) }]);
+  });
+});
+
+describe('nestingDepth (replies that come whole, through virsh)', () => {
+  test('counts brackets outside strings and stops past the limit', () => {
+    expect(nestingDepth('{"return": {"a": [1, {"b": "[[[{{\\"]]"}]}}')).toBe(4);
+    expect(nestingDepth('{"return": 1}')).toBe(1);
+    expect(nestingDepth('[' .repeat(100_000))).toBe(MAX_REPLY_DEPTH + 1);
   });
 });
 
@@ -119,7 +162,7 @@ describe('SyncHandshake', () => {
   test('sends 0xFF then guest-sync-delimited with its id', () => {
     const h = new SyncHandshake(1234);
     expect(h.bytes[0]).toBe(0xff);
-    expect(JSON.parse(h.bytes.subarray(1).toString())).toEqual({ execute: 'guest-sync-delimited', arguments: { id: 1234 } });
+    expect(JSON.parse(h.bytes.subarray(1).toString())).toEqual({ execute: 'guest-sync-delimited', arguments: { id: 1234 }, id: 'sync-1234' });
   });
 
   test('random ids differ', () => {

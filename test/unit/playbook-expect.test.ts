@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseExpect } from '../../src/playbook/expect.js';
+import { compileMatcher, parseExpect } from '../../src/playbook/expect.js';
 import { evaluateExpectations, SecretValue } from '../../src/playbook/index.js';
 
 const result = {
@@ -75,5 +75,22 @@ describe('evaluateExpectations', () => {
     const before = JSON.stringify(result);
     check({ exitCode: 0, 'return.version': { matches: '7' } });
     expect(JSON.stringify(result)).toBe(before);
+  });
+});
+
+describe('matches runs in linear time (RE2 syntax)', () => {
+  test('a pattern that backtracks exponentially in a backtracking engine returns at once', () => {
+    // ^(\w+\s?)*$ against a long word and a stray character: 2^n paths for a backtracking engine.
+    const hostile = { s: `${'a'.repeat(50_000)}!`, ok: 'one two three' };
+    expect(evaluateExpectations(parseExpect({ s: { matches: '^(\\w+\\s?)*$' } }), hostile)).toHaveLength(1);
+    expect(evaluateExpectations(parseExpect({ ok: { matches: '^(\\w+\\s?)*$' } }), hostile)).toEqual([]);
+  });
+
+  test('flags i, m, s; syntax RE2 does not have is refused when the playbook loads', () => {
+    expect(check({ stdout: { matches: '/^LINUX/i' } })).toEqual([]);
+    expect(check({ stdout: { matches: '/amd64$/m' } })).toEqual([]);
+    expect(() => compileMatcher('(?=x)')).toThrow(/lookaround|Perl syntax|\(\?=/);
+    expect(() => compileMatcher('(a)\\1')).toThrow();
+    expect(() => compileMatcher('/x/g')).toThrow(/flag g/);
   });
 });

@@ -191,7 +191,7 @@ describe('playbook problems, each located', () => {
   test('expect operators, regular expressions and agent requests', async () => {
     expectProblems(await problems(`${INVALID}/expect.yaml`), [
       '6:20 unknown operator `equals` in `steps[0].expect.exit-code` (operators: eq, ne, lt, le, gt, ge, matches, contains)',
-      '7:26 `steps[0].expect.stdout.matches: (unclosed` is not a regular expression: Invalid regular expression: /(unclosed/: Unterminated group',
+      '7:26 `steps[0].expect.stdout.matches: (unclosed` is not a regular expression: missing closing ): `(unclosed`',
       '8:15 `steps[0].expect.stderr` has no operator; use one of eq, ne, lt, le, gt, ge, matches, contains',
       '9:7 `a..b` in `steps[0].expect` is not a dot path into the result (like `exitCode` or `return.version`)',
       '10:39 unknown key `id` in `steps[1].agent` (allowed: execute, arguments)',

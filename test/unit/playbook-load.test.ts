@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { isSecret, loadPlaybook, parsePlaybook, type StepSpec, type StepSpecOf } from '../../src/playbook/index.js';
+import { isSecret, loadPlaybook, parsePlaybook, PlaybookError, type StepSpec, type StepSpecOf } from '../../src/playbook/index.js';
 
 const VALID = path.resolve('fixtures/playbooks/valid');
 
@@ -170,5 +170,31 @@ describe('warnings', () => {
       '/pb/site.yaml:7:23: `guest-get-hostname` is not a QGA command known to qga-play; did you mean `guest-get-host-name`?',
       '/pb/site.yaml:9:5: steps after `shutdown` (line 8) will find the VM off',
     ]);
+  });
+});
+
+describe('YAML the parser lets through, and where a syntax error began', () => {
+  const problemsOf = (text: string): string[] => {
+    try {
+      parsePlaybook(text, 'p.yaml', { env: {} });
+    } catch (err) {
+      if (!(err instanceof PlaybookError)) throw err;
+      return err.problems.map((p) => `${p.line}:${p.column} ${p.message}`);
+    }
+    return [];
+  };
+
+  test('a file holding only an alias to no anchor is a playbook error, not a crash', () => {
+    expect(problemsOf('*a')).toEqual([expect.stringMatching(/^1:1 YAML: Unresolved alias/)]);
+    expect(problemsOf('targets: *nope\nsteps: [ping]\n')[0]).toMatch(/^\d+:\d+ /);
+  });
+
+  test("an unclosed '[' is named where it was opened, besides where the parser gave up", () => {
+    const [first] = problemsOf('targets: [ {vm: x}\nsteps:\n  - ping\n  - info\n');
+    expect(first).toMatch(/YAML syntax error: .*\(unclosed '\[' opened at line 1 column 10\)/);
+  });
+
+  test('an unclosed quote is named where it was opened', () => {
+    expect(problemsOf('name: "abc\ntargets: [{vm: x}]\nsteps: [ping]\n').join('\n')).toMatch(/unclosed quote " opened at line 1 column 7/);
   });
 });

@@ -189,3 +189,17 @@ describe('writeMetrics', () => {
     expect(readdirSync(dir)).toEqual(['qga-play.prom']);
   });
 });
+
+describe('hostile VM names', () => {
+  test('two names that differ only in lone surrogates stay two series once written as UTF-8', () => {
+    const r = makeResult();
+    r.vms = [{ ...r.vms[0]!, vm: 'a\ud800' }, { ...r.vms[0]!, vm: 'a\udc00' }, { ...r.vms[0]!, vm: 'ok\ud83d\ude00' }];
+    // What node_exporter reads: the bytes of the file.
+    const text = Buffer.from(renderMetrics(r), 'utf8').toString('utf8');
+    const { samples } = parseExposition(text);
+    const up = samples.filter((s) => s.name === 'qga_play_agent_up').map((s) => s.labels.vm);
+    expect(new Set(up).size).toBe(3);
+    expect(up).toContain('ok\ud83d\ude00');
+    expect(up.some((v) => v?.includes('\ufffd'))).toBe(false);
+  });
+});

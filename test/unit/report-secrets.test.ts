@@ -130,3 +130,24 @@ describe('redact', () => {
     expect(collectSecrets(params).sort()).toEqual(['s1', 's2']);
   });
 });
+
+describe('walkers over guest data survive any nesting', () => {
+  const nest = (depth: number, leaf: unknown): unknown => {
+    let v = leaf;
+    for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { k: v };
+    return v;
+  };
+
+  test('redact cuts what is nested too deep instead of overflowing the stack', () => {
+    const copy = redact({ result: nest(100_000, 'hunter2-S3cr3t') }, SECRETS);
+    const text = JSON.stringify(copy);
+    expect(text).toContain('"[nested too deep]"');
+    expect(text).not.toContain('hunter2');
+    // Shallow data is copied whole.
+    expect(redact({ a: nest(50, 'x hunter2-S3cr3t') }, SECRETS)).toEqual({ a: nest(50, 'x ***') });
+  });
+
+  test('collectSecrets walks any depth', () => {
+    expect(collectSecrets(nest(100_000, new SecretValue('deep-secret')))).toEqual(['deep-secret']);
+  });
+});
