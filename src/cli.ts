@@ -142,7 +142,8 @@ export async function main(args: string[], io: Io = defaultIo): Promise<number> 
     if (output) io.stdout(output + '\n');
     return chosen ? await dispatch(chosen, io, signal) : EXIT.ok;
   } catch (err) {
-    if (err instanceof QgaPlayError) io.stderr(`${PROGRAM}: ${visible(err.message)}\n`);
+    // Line by line: a message may list several problems, one per line, each escaped where made.
+    if (err instanceof QgaPlayError) io.stderr(`${PROGRAM}: ${err.message.split('\n').map(visible).join('\n')}\n`);
     else io.stderr(`${PROGRAM}: internal error: ${visible(errorMessage(err))}\n${(err as Error).stack ?? ''}\nPlease report this.\n`);
     return exitCodeFor(err);
   } finally {

@@ -46,7 +46,7 @@ steps:
   - exec: { path: /bin/busybox, args: [sh, -c, "cat; echo err >&2; exit 3"], stdin: "from stdin\\n" }
     expect: { exit-code: 3, stdout: "from stdin\\n", stderr: "err\\n" }
   - file-write: { path: /tmp/payload.bin, from: payload.bin }
-  - file-read: { path: /tmp/payload.bin, to: back-{vm}.bin }
+  - file-read: { path: /tmp/payload.bin, to: "back-{vm}.bin" }
   - file-read: { path: /etc/os-release }
     expect: { content: { contains: "qga-play lab guest" } }
   - network
@@ -101,7 +101,7 @@ steps:
     expect(Number(junit.testsuites['@_tests'])).toBe(203 * 4);
     const prom = readFileSync(metrics, 'utf8');
     expect(prom.match(/^qga_play_agent_up\{/gm)).toHaveLength(203);
-    expect(prom).toMatch(/^qga_play_clock_offset_seconds\{playbook="mixed fleet",vm="qgalab-2"\} /m);
+    expect(prom).toMatch(/^qga_play_clock_offset_seconds\{playbook="mixed fleet",vm="qgalab-2",connect="qemu:\/\/\/system"\} /m);
     expect(prom).toMatch(/^qga_play_run_duration_seconds\{playbook="mixed fleet"\} /m);
     expect(existsSync(path.join(reports, 'history'))).toBe(true);
     expect(r.stdout).toMatch(/203 VMs: 203 ok/);

@@ -84,7 +84,7 @@ labDescribe(describe)('fleet time sync on lab guests', () => {
     }
     console.log(lines.join('\n'));
     const prom = readFileSync(metrics, 'utf8');
-    for (const vm of LAB_GUESTS) expect(prom).toMatch(new RegExp(`qga_play_clock_offset_seconds\\{playbook="fleet time sync",vm="${vm}"\\} -?\\d`));
+    for (const vm of LAB_GUESTS) expect(prom).toMatch(new RegExp(`qga_play_clock_offset_seconds\\{playbook="fleet time sync",vm="${vm}",connect="qemu:///system"\\} -?\\d`));
 
     const second = await runJson(['run', path.join(ROOT, 'playbooks/fleet-timesync.yaml'), '--limit', LIMIT, '--report-dir', reports]);
     expect(second.exitCode).toBe(0);
