@@ -80,7 +80,7 @@ describe('one mapping from error to outcome', () => {
   });
 
   test('what fails or makes unreachable a step makes a command exit the same way (run and agent agree)', () => {
-    for (const [what, err, status, exit] of TABLE) {
+    for (const [what, , status, exit] of TABLE) {
       if (exit === EXIT.usage || exit === EXIT.locked || exit === EXIT.reportWrite) continue;
       expect([what, RUN_EXIT[status]]).toEqual([what, exit]);
     }
