@@ -1,9 +1,11 @@
-export { writeReports, SUMMARY_FILE, JUNIT_FILE, type WriteReportsOptions, type WrittenReports } from './write.js';
+export { reporters, type Reporter, type ReporterSet } from './reporter.js';
+export { writeReports, reportDirReporter, REPORT_DIR_FILES, SUMMARY_FILE, JUNIT_FILE, type WriteReportsOptions, type WrittenReports } from './write.js';
+export type { ReportFile } from './report-file.js';
 export { writeFileAtomic, isTempName, removeStaleTemps } from '../util/atomic-file.js';
 export { reportFileNames, safeBaseName } from './file-names.js';
-export { renderJunit } from './junit.js';
-export { renderMetrics, writeMetrics, escapeLabelValue, readPreviousSuccess, runSucceeded, type MetricsOptions } from './metrics.js';
-export { renderJsonSummary, buildSummary, REPORT_FORMAT_VERSION, type Summary, type SummaryVm, type JsonSummary } from './summary.js';
+export { renderJunit, junitReportFile } from './junit.js';
+export { renderMetrics, writeMetrics, metricsReporter, escapeLabelValue, readPreviousSuccess, runSucceeded, type MetricsOptions } from './metrics.js';
+export { renderJsonSummary, jsonReporter, buildSummary, REPORT_FORMAT_VERSION, type Summary, type SummaryVm, type JsonSummary } from './summary.js';
 export { createHumanReporter, finalLine, type HumanReporter, type HumanReporterOptions } from './human/reporter.js';
 export { LockedError, ReportWriteError } from '../errors.js';
 export { acquireLock, LOCK_FILE, type Lock, type LockInfo, type AcquireLockOptions } from './lock.js';
