@@ -11,8 +11,10 @@ const common = {
 export default {
   testTimeout: 30000,
   projects: [
-    // Protocol, transports against host qemu-ga agents and fakes, playbooks, runner: parallel.
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'] },
+    // One module or a few, in process (protocol, playbooks, runner, reports): fast, parallel.
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Real processes: host qemu-ga agents, the built CLI and package entry, fakes: parallel, needs `npm run build`.
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     // Real libvirt guests: run with --runInBand; the global setup brings the lab up when needed.
     {
       ...common,

@@ -5,11 +5,27 @@
 export class QgaPlayError extends Error {
   /** Stable, machine-readable code (for reports and scripts). */
   readonly code: string;
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** What a step found before it failed, kept in its report (see {@link withResult}). */
+  declare result?: unknown;
+  /** False when the step must not be sent again: the guest may already have acted on it (see {@link notRetryable}). */
+  retryable = true;
+  constructor(message: string, code: string, options?: QgaErrorOptions) {
+    super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = new.target.name;
     this.code = code;
+    if (options?.result !== undefined) this.result = options.result;
+    if (options?.retryable === false) this.retryable = false;
   }
+}
+
+/** What every qga-play error may carry besides its message and code. */
+export interface QgaErrorOptions {
+  /** The original failure. */
+  cause?: unknown;
+  /** What the step found before it failed. */
+  result?: unknown;
+  /** False: the step must not be sent again. */
+  retryable?: boolean;
 }
 
 /** Codes of {@link UnreachableError}: the agent or the VM could not be reached. */
@@ -35,7 +51,7 @@ export type UnreachableCode =
 /** The transport or the agent is down: the command did not run, or its fate is unknown. */
 export class UnreachableError extends QgaPlayError {
   declare readonly code: UnreachableCode;
-  constructor(message: string, code: UnreachableCode, options?: { cause?: unknown }) {
+  constructor(message: string, code: UnreachableCode, options?: QgaErrorOptions) {
     super(message, code, options);
   }
 }
@@ -43,7 +59,7 @@ export class UnreachableError extends QgaPlayError {
 /** No reply within the deadline: a kind of unreachable that the runner reports as timed-out. */
 export class TimeoutError extends UnreachableError {
   readonly timeoutMs: number;
-  constructor(message: string, timeoutMs: number, options?: { cause?: unknown }) {
+  constructor(message: string, timeoutMs: number, options?: QgaErrorOptions) {
     super(message, 'TIMEOUT', options);
     this.timeoutMs = timeoutMs;
   }
@@ -65,32 +81,63 @@ export class AgentError extends QgaPlayError {
 
 /** The peer spoke something that is not the QGA protocol, or too much of it. */
 export class ProtocolError extends QgaPlayError {
-  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REPLY_TOO_DEEP' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: { cause?: unknown }) {
+  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REPLY_TOO_DEEP' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: QgaErrorOptions) {
     super(message, code, options);
   }
 }
 
 /** Work stopped because the run was canceled (SIGINT, SIGTERM, an aborted signal). */
 export class CanceledError extends QgaPlayError {
-  constructor(message = 'canceled', options?: { cause?: unknown }) {
+  constructor(message = 'canceled', options?: QgaErrorOptions) {
     super(message, 'CANCELED', options);
   }
 }
 
 /** Bad usage or bad input: nothing was run. */
 export class UsageError extends QgaPlayError {
-  constructor(message: string, code = 'USAGE', options?: { cause?: unknown }) {
+  constructor(message: string, code = 'USAGE', options?: QgaErrorOptions) {
     super(message, code, options);
   }
 }
 
 /** A step ran and did not do what it should (an expectation, an exit code, a check). */
 export class StepFailedError extends QgaPlayError {
-  /** What the step found before it failed, kept in the report. */
-  readonly result?: unknown;
-  constructor(message: string, code = 'STEP_FAILED', options?: { cause?: unknown; result?: unknown }) {
+  constructor(message: string, code = 'STEP_FAILED', options?: QgaErrorOptions) {
     super(message, code, options);
-    if (options?.result !== undefined) this.result = options.result;
+  }
+}
+
+/** Who holds a report directory's lock, as its lock file says. */
+export interface LockHolder {
+  pid: number;
+  /** ISO 8601. */
+  startedAt: string;
+  hostname: string;
+  argv: string[];
+}
+
+/** Another run holds the report directory's lock (exit status 75). */
+export class LockedError extends QgaPlayError {
+  declare readonly code: 'LOCKED';
+  readonly file: string;
+  /** The holder, when the lock file could be read. */
+  readonly holder: LockHolder | undefined;
+  constructor(file: string, holder: LockHolder | undefined, waitedMs: number) {
+    const who = holder
+      ? `pid ${holder.pid} on ${holder.hostname}, started ${holder.startedAt}${holder.argv.length > 0 ? ` (${holder.argv.join(' ')})` : ''}`
+      : 'an unknown holder (the lock file could not be read)';
+    const waited = waitedMs > 0 ? ` after waiting ${(waitedMs / 1000).toFixed(1)} s` : '';
+    super(`Another qga-play run is using this report directory${waited}: ${file} is held by ${who}. If no such run is going on, remove the lock file.`, 'LOCKED');
+    this.file = file;
+    this.holder = holder;
+  }
+}
+
+/** The run finished but a report or the metrics file could not be written (exit status 74). */
+export class ReportWriteError extends QgaPlayError {
+  declare readonly code: 'REPORT_WRITE_FAILED';
+  constructor(message: string, options?: QgaErrorOptions) {
+    super(message, 'REPORT_WRITE_FAILED', options);
   }
 }
 
@@ -106,14 +153,26 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const NO_RETRY = Symbol('qga-play.noRetry');
-
-/** Marks an error whose step must not be sent again (the guest may already have acted on it). */
+/**
+ * Marks an error whose step must not be sent again (the guest may already have acted on it).
+ * Only qga-play's own errors carry the mark; any other error fails its step, never retried.
+ */
 export function notRetryable<E>(err: E): E {
-  if (err !== null && typeof err === 'object') (err as Record<symbol, boolean>)[NO_RETRY] = true;
+  if (err instanceof QgaPlayError) err.retryable = false;
   return err;
 }
 
 export function isRetryable(err: unknown): boolean {
-  return !(err !== null && typeof err === 'object' && (err as Record<symbol, boolean>)[NO_RETRY]);
+  return !(err instanceof QgaPlayError) || err.retryable;
+}
+
+/** `err` with what its step found before it failed, kept in the step's report. */
+export function withResult<E>(err: E, result: unknown): E {
+  if (err instanceof QgaPlayError) err.result = result;
+  return err;
+}
+
+/** What a step found before `err` ended it, if anything. */
+export function resultOf(err: unknown): unknown {
+  return err instanceof QgaPlayError ? err.result : undefined;
 }

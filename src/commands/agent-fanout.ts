@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
-import { AgentError, CanceledError, errorMessage, QgaPlayError, UnreachableError, UsageError } from '../errors.js';
-import { EXIT, exitCodeFor } from '../exit-codes.js';
+import { CanceledError, errorMessage, QgaPlayError, UsageError } from '../errors.js';
+import { EXIT, errorOutcome } from '../exit-codes.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import { TransportProvider } from '../inventory/provider.js';
 import type { VirshMode } from '../inventory/route.js';
@@ -75,9 +75,9 @@ async function fanOutWith(provider: TransportProvider, concurrency: number, opti
       const code = err instanceof QgaPlayError ? err.code : 'INTERNAL';
       print({ vm, error: { code, message: errorMessage(err) } });
       io.stderr(`qga-play: ${printable(vm)}: ${printable(errorMessage(err))}\n`);
-      if (exitCodeFor(err) === EXIT.unreachable || err instanceof UnreachableError) unreachable = true;
+      // As for run: unreachable and timed-out VMs make 3, anything else that went wrong 1.
+      if (errorOutcome(err).exit === EXIT.unreachable) unreachable = true;
       else failed = true;
-      if (err instanceof AgentError) failed = true;
     }
   };
   const limit = pLimit(concurrency);

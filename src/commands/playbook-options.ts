@@ -1,10 +1,9 @@
 // What run and check both do to a loaded playbook; kept apart so `check` loads no runner.
 import type { Playbook } from '../playbook/types.js';
 import { collectSecrets } from '../report/redact.js';
-import type { RunArgs } from './run.js';
 
 /** Applies command-line overrides to a loaded playbook. */
-export function applyOverrides(playbook: Playbook, argv: Pick<RunArgs, 'connect' | 'concurrency'>): Playbook {
+export function applyOverrides(playbook: Playbook, argv: { connect?: string; concurrency?: number }): Playbook {
   const connect = argv.connect;
   return {
     ...playbook,

@@ -4,13 +4,13 @@ import type { Playbook } from '../playbook/types.js';
 import { planRun, runPlaybook } from '../runner/run.js';
 import type { RunResult } from '../runner/types.js';
 import { EXIT } from '../exit-codes.js';
-import { acquireLock, createHumanReporter, redact, renderJsonSummary, readPreviousSuccess, renderMetrics, wantColor, writeMetrics, writeReports } from '../report/index.js';
+import { acquireLock, createHumanReporter, jsonReporter, metricsReporter, redact, reportDirReporter, reporters, wantColor } from '../report/index.js';
 import { parseDurationOption, parsePositiveInt, type Io } from './common.js';
 import { applyOverrides, secretsOf } from './playbook-options.js';
 import { formatPlan } from './check.js';
 import { UsageError } from '../errors.js';
-import { fsReason, probeWritableDir, probeWritableFile } from '../util/fs-check.js';
-import { jsonVisible, visible } from '../util/visible.js';
+import { probeWritableDir, probeWritableFile } from '../util/fs-check.js';
+import { visible } from '../util/visible.js';
 
 export interface RunArgs {
   playbook: string;
@@ -80,22 +80,21 @@ export async function runCommand(argv: RunArgs, io: Io, signal: AbortSignal): Pr
     const humanStream = argv.format === 'json' ? io.stderrStream : (process.stdout as NodeJS.WritableStream & { isTTY?: boolean });
     const tty = Boolean(humanStream.isTTY);
     const color = wantColor({ tty, flag: argv.color, env: io.env });
-    const human = createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose, secrets });
-    const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: human.listener, ...reach });
+    // In finishing order: the files first, then what is shown. One line per output format.
+    const outputs = reporters(
+      [
+        reportDirReporter({ dir, keep: keep ?? playbook.report.keep }),
+        ...(metricsFile ? [metricsReporter({ file: metricsFile })] : []),
+        createHumanReporter({ stream: humanStream, tty, color, quiet: Boolean(argv.quiet), verbose: argv.verbose }),
+        ...(argv.format === 'json' ? [jsonReporter({ write: io.stdout })] : []),
+      ],
+      { secrets },
+    );
+    const result = await runPlaybook(playbook, { signal, limit: argv.limit, listener: outputs.listener, ...reach });
     // The disk can still fill up or turn read-only during the run: the results are shown anyway.
-    const failures: string[] = [];
-    await writeReports(result, { dir, keep: keep ?? playbook.report.keep, secrets }).catch((err: unknown) => failures.push(`cannot write the reports to ${dir}: ${fsReason(err)}`));
-    if (metricsFile) {
-      // A failed run keeps the previous last-success time: the alert on its age keeps counting.
-      const previousSuccessSeconds = await readPreviousSuccess(metricsFile, { playbook: playbook.name, secrets });
-      await writeMetrics(metricsFile, renderMetrics(result, { playbook: playbook.name, secrets, previousSuccessSeconds })).catch((err: unknown) =>
-        failures.push(`cannot write the metrics file ${metricsFile}: ${fsReason(err)}`),
-      );
-    }
-    human.finish(result);
-    if (argv.format === 'json') io.stdout(jsonVisible(renderJsonSummary(result, { secrets })) + '\n');
-    else if (!argv.quiet && failures.length === 0) io.stdout(`Reports: ${visible(dir)}\n`);
-    for (const failure of failures) io.stderr(`qga-play: ${visible(failure)}\n`);
+    const failures = await outputs.finish();
+    if (argv.format !== 'json' && !argv.quiet && failures.length === 0) io.stdout(`Reports: ${visible(dir)}\n`);
+    for (const failure of failures) io.stderr(`qga-play: ${visible(failure.message)}\n`);
     if (failures.length > 0 && !result.canceled) return EXIT.reportWrite;
     return exitCodeOf(result);
   } finally {

@@ -2,6 +2,7 @@ import { XMLBuilder } from 'fast-xml-parser';
 import type { RunResult, StepReport, VmReport } from '../runner/types.js';
 import { stepWarning } from './key-result.js';
 import { redact } from './redact.js';
+import type { ReportFile } from './report-file.js';
 
 /**
  * JUnit XML that validates against both schemas CI servers use: Jenkins' junit-4 (strict
@@ -137,9 +138,17 @@ function testsuite(vm: VmReport, id: number): { node: Node; counts: ReturnType<t
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, indentBy: '  ', suppressEmptyNode: true });
 
+export const JUNIT_FILE = 'junit.xml';
+
 /** `junit.xml` for a run: `<testsuites>` with one `<testsuite>` per VM and one `<testcase>` per step. */
 export function renderJunit(result: RunResult, options: { secrets?: string[] } = {}): string {
-  const r = redact(result, options.secrets ?? []);
+  return junitXml(redact(result, options.secrets ?? []));
+}
+
+/** The JUnit file of the report directory (its result already redacted). */
+export const junitReportFile: ReportFile = { name: JUNIT_FILE, render: junitXml };
+
+function junitXml(r: RunResult): string {
   const suites = r.vms.map((vm, i) => testsuite(vm, i));
   const totals = { tests: 0, failures: 0, errors: 0 };
   for (const { counts } of suites) {

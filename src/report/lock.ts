@@ -4,36 +4,15 @@ import { link, mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/pr
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { abortError, QgaPlayError, UsageError } from '../errors.js';
+import { abortError, LockedError, UsageError, type LockHolder } from '../errors.js';
 import { tempPathFor } from '../util/atomic-file.js';
 
 export const LOCK_FILE = '.qga-play.lock';
 
 /** What a lock file holds. */
-export interface LockInfo {
-  pid: number;
-  /** ISO 8601. */
-  startedAt: string;
-  hostname: string;
-  argv: string[];
+export interface LockInfo extends LockHolder {
   /** Tells this holder's file from another's with the same pid. */
   token: string;
-}
-
-/** Another run holds the report directory's lock (exit status 75). */
-export class LockedError extends QgaPlayError {
-  readonly file: string;
-  /** The holder, when the lock file could be read. */
-  readonly holder: LockInfo | undefined;
-  constructor(file: string, holder: LockInfo | undefined, waitedMs: number) {
-    const who = holder
-      ? `pid ${holder.pid} on ${holder.hostname}, started ${holder.startedAt}${holder.argv.length > 0 ? ` (${holder.argv.join(' ')})` : ''}`
-      : 'an unknown holder (the lock file could not be read)';
-    const waited = waitedMs > 0 ? ` after waiting ${(waitedMs / 1000).toFixed(1)} s` : '';
-    super(`Another qga-play run is using this report directory${waited}: ${file} is held by ${who}. If no such run is going on, remove the lock file.`, 'LOCKED');
-    this.file = file;
-    this.holder = holder;
-  }
 }
 
 export interface Lock {

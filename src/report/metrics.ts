@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { ReportWriteError } from '../errors.js';
 import type { RunResult, StepStatus, VmStatus } from '../runner/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { fsReason } from '../util/fs-check.js';
 import { clockOffsetMs, syncAction, vmClockOffsetMs } from './key-result.js';
 import { redact } from './redact.js';
+import { lastResult, type Reporter } from './reporter.js';
 
 const VM_STATUSES: readonly VmStatus[] = ['ok', 'failed', 'unreachable', 'canceled'];
 
@@ -163,4 +166,26 @@ export async function readPreviousSuccess(file: string, options: { playbook: str
 /** Writes a metrics file atomically (node_exporter never reads a half-written one). */
 export async function writeMetrics(file: string, text: string): Promise<void> {
   await writeFileAtomic(file, text);
+}
+
+/**
+ * The metrics file as a {@link Reporter}: when the run has ended, {@link renderMetrics} written
+ * atomically to `file`, the last-success time carried over from the file's previous content
+ * when this run is not a success. A failure is a {@link ReportWriteError}.
+ */
+export function metricsReporter(options: { file: string }): Reporter {
+  const run = lastResult();
+  return {
+    onEvent: run.onEvent,
+    async finish() {
+      const result = run.get();
+      // A failed run keeps the previous last-success time: the alert on its age keeps counting.
+      const previousSuccessSeconds = await readPreviousSuccess(options.file, { playbook: result.playbook });
+      try {
+        await writeMetrics(options.file, renderMetrics(result, { previousSuccessSeconds }));
+      } catch (err) {
+        throw new ReportWriteError(`cannot write the metrics file ${options.file}: ${fsReason(err)}`, { cause: err });
+      }
+    },
+  };
 }

@@ -1,6 +1,8 @@
 import type { RunResult, RunTotals, VmReport, VmStatus } from '../runner/types.js';
 import { stepWarning } from './key-result.js';
+import { jsonVisible } from '../util/visible.js';
 import { redact } from './redact.js';
+import { lastResult, type Reporter } from './reporter.js';
 
 /** One VM's line in `summary.json`. */
 export interface SummaryVm {
@@ -79,7 +81,10 @@ export function buildSummary(result: RunResult, files: readonly string[]): Summa
  * secrets as `***`. No final newline: the caller ends the line.
  */
 export function renderJsonSummary(result: RunResult, options: { secrets?: string[] } = {}): string {
-  const r = redact(result, options.secrets ?? []);
+  return jsonSummaryText(redact(result, options.secrets ?? []));
+}
+
+function jsonSummaryText(r: RunResult): string {
   const out: JsonSummary = {
     version: REPORT_FORMAT_VERSION,
     playbook: r.playbook,
@@ -91,4 +96,18 @@ export function renderJsonSummary(result: RunResult, options: { secrets?: string
     warnings: r.warnings,
   };
   return JSON.stringify(out, null, 2);
+}
+
+/**
+ * `--format json` as a {@link Reporter}: when the run has ended, {@link renderJsonSummary}'s text
+ * (no terminal control character left raw in it) and a line feed, passed to `write`.
+ */
+export function jsonReporter(options: { write: (text: string) => void }): Reporter {
+  const run = lastResult();
+  return {
+    onEvent: run.onEvent,
+    finish() {
+      options.write(`${jsonVisible(jsonSummaryText(run.get()))}\n`);
+    },
+  };
 }

@@ -1,17 +1,23 @@
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { UsageError } from '../errors.js';
+import { ReportWriteError, UsageError } from '../errors.js';
 import type { RunResult } from '../runner/types.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
+import { fsReason } from '../util/fs-check.js';
 import { reportFileNames } from './file-names.js';
 import { saveHistory } from './history.js';
-import { renderJunit } from './junit.js';
+import { junitReportFile } from './junit.js';
 import { redact } from './redact.js';
+import type { ReportFile } from './report-file.js';
+import { lastResult, type Reporter } from './reporter.js';
 import { buildSummary, orderedVmReport, type Summary } from './summary.js';
 
+export { JUNIT_FILE } from './junit.js';
 export const SUMMARY_FILE = 'summary.json';
-export const JUNIT_FILE = 'junit.xml';
+
+/** The files a report directory holds besides the VM reports and `summary.json`, in writing order. */
+export const REPORT_DIR_FILES: readonly ReportFile[] = [junitReportFile];
 
 export interface WriteReportsOptions {
   /** The report directory; created when missing. */
@@ -69,25 +75,26 @@ async function staleReports(dir: string, previous: Summary | undefined, current:
 }
 
 /**
- * Writes what a run leaves behind in `dir`: `<vm>.json` per VM, `junit.xml` and, last,
+ * Writes what a run leaves behind in `dir`: `<vm>.json` per VM, {@link REPORT_DIR_FILES} (`junit.xml`) and, last,
  * `summary.json`, each atomically (a temporary file renamed into place), with secrets as `***`.
  * Then removes the reports of VMs that were not in this run, and keeps history when asked.
  */
 export async function writeReports(result: RunResult, options: WriteReportsOptions): Promise<WrittenReports> {
   validate(options);
+  return writeRedacted(redact(result, options.secrets ?? []), options);
+}
+
+async function writeRedacted(r: RunResult, options: WriteReportsOptions): Promise<WrittenReports> {
   const dir = path.resolve(options.dir);
-  const secrets = options.secrets ?? [];
   await mkdir(dir, { recursive: true });
   await removeStaleTemps(dir);
 
-  const r = redact(result, secrets);
   const names = reportFileNames(r.vms.map((vm) => vm.vm));
   const previous = (await readJson(path.join(dir, SUMMARY_FILE))) as Summary | undefined;
 
   const limit = pLimit(16);
   await Promise.all(r.vms.map((vm, i) => limit(() => writeFileAtomic(path.join(dir, names[i] ?? ''), json(orderedVmReport(vm))))));
-  // Already redacted: render without a second pass.
-  await writeFileAtomic(path.join(dir, JUNIT_FILE), renderJunit(r));
+  for (const file of REPORT_DIR_FILES) await writeFileAtomic(path.join(dir, file.name), file.render(r));
   await writeFileAtomic(path.join(dir, SUMMARY_FILE), json(buildSummary(r, names)));
 
   const current = new Set(names);
@@ -101,7 +108,26 @@ export async function writeReports(result: RunResult, options: WriteReportsOptio
     }
   }
 
-  const written = [...names, JUNIT_FILE, SUMMARY_FILE];
+  const written = [...names, ...REPORT_DIR_FILES.map((f) => f.name), SUMMARY_FILE];
   const history = options.keep === undefined ? undefined : await saveHistory(dir, r.startedAt, written, options.keep);
   return { files: written.map((n) => path.join(dir, n)), removed, ...(history === undefined ? {} : { history }) };
+}
+
+/**
+ * The report directory as a {@link Reporter}: when the run has ended, {@link writeReports}'
+ * files (the events it gets are already redacted). A failure is a {@link ReportWriteError}.
+ */
+export function reportDirReporter(options: Omit<WriteReportsOptions, 'secrets'>): Reporter {
+  const run = lastResult();
+  return {
+    onEvent: run.onEvent,
+    async finish() {
+      try {
+        validate(options);
+        await writeRedacted(run.get(), options);
+      } catch (err) {
+        throw new ReportWriteError(`cannot write the reports to ${options.dir}: ${fsReason(err)}`, { cause: err });
+      }
+    },
+  };
 }

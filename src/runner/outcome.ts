@@ -1,14 +1,15 @@
-import { CanceledError, ProtocolError, TimeoutError, UnreachableError, errorMessage, type QgaPlayError } from '../errors.js';
+import { errorMessage, type QgaPlayError } from '../errors.js';
+import { errorOutcome } from '../exit-codes.js';
 import type { ReportError, StepStatus, VmStatus } from './types.js';
 
-/** What an error means for a step's status. */
+/**
+ * A step's status after `err` ended its attempt: canceled when the run was, timed-out when the
+ * attempt's own deadline passed (whatever the error it caused), else the error's outcome.
+ */
 export function statusOf(err: unknown, attemptTimedOut: boolean, canceled: boolean): StepStatus {
   if (canceled) return 'canceled';
-  if (attemptTimedOut || err instanceof TimeoutError) return 'timed-out';
-  if (err instanceof CanceledError) return 'canceled';
-  if (err instanceof UnreachableError) return 'unreachable';
-  if (err instanceof ProtocolError && err.code === 'PROTOCOL') return 'unreachable';
-  return 'failed';
+  if (attemptTimedOut) return 'timed-out';
+  return errorOutcome(err).status;
 }
 
 export function reportError(err: unknown): ReportError {

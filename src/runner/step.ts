@@ -1,4 +1,4 @@
-import { isRetryable, TimeoutError } from '../errors.js';
+import { isRetryable, resultOf, TimeoutError } from '../errors.js';
 import { evaluateExpectations } from '../playbook/expect.js';
 import type { StepSpec } from '../playbook/types.js';
 import { disabledMessage, StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
@@ -73,7 +73,7 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
       const cause = timedOut && !(err instanceof TimeoutError) ? controller.signal.reason : err;
       report = { ...base, status, durationMs: Date.now() - startedAt.getTime(), attempts, error: reportError(cause) };
       mayRetry = isRetryable(err);
-      const partial = (err as { result?: unknown })?.result;
+      const partial = resultOf(err);
       if (partial !== undefined) report.result = partial;
     } finally {
       clearTimeout(timer);

@@ -1,4 +1,4 @@
-import { abortError, notRetryable, ProtocolError, TimeoutError } from '../errors.js';
+import { abortError, notRetryable, ProtocolError, TimeoutError, withResult } from '../errors.js';
 import type { GuestExecStatus } from '../qga/commands.js';
 import { formatElapsed } from '../util/format.js';
 import { defineStep, reveal, type StepContext } from './context.js';
@@ -86,19 +86,18 @@ async function poll(pid: number, ctx: StepContext, path: string, started: number
       status = await ctx.call('guest-exec-status', { pid });
     } catch (err) {
       if (err instanceof TimeoutError || deadlinePassed()) throw stillRunning(path, pid, started, err);
-      throw Object.assign(err as object, { result: { pid } });
+      throw withResult(err, { pid });
     }
     if (status.exited) return decodeExecStatus(pid, status, Date.now() - started);
     if (deadlinePassed()) throw stillRunning(path, pid, started);
     await ctx.sleep(delay);
     if (deadlinePassed()) throw stillRunning(path, pid, started);
-    if (ctx.signal.aborted) throw Object.assign(abortError(ctx.signal), { result: { pid } });
+    if (ctx.signal.aborted) throw withResult(abortError(ctx.signal), { pid });
     delay = Math.min(delay * 1.6, 500);
   }
 }
 
 function stillRunning(path: string, pid: number, started: number, cause?: unknown): TimeoutError {
   const ms = Date.now() - started;
-  const err = new TimeoutError(`${path} (pid ${pid}) still running after ${formatElapsed(ms)}; the agent cannot stop it`, ms, { cause });
-  return Object.assign(err, { result: { pid } });
+  return new TimeoutError(`${path} (pid ${pid}) still running after ${formatElapsed(ms)}; the agent cannot stop it`, ms, { cause, result: { pid } });
 }

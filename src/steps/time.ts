@@ -1,4 +1,4 @@
-import { AgentError, ProtocolError, StepFailedError } from '../errors.js';
+import { AgentError, ProtocolError, StepFailedError, withResult } from '../errors.js';
 import { unwrapReply } from '../qga/protocol.js';
 import { defineStep, explainAgentError, type StepContext } from './context.js';
 import { round } from './query.js';
@@ -175,6 +175,5 @@ function explainFailure(err: unknown, source: 'host' | 'rtc', result: TimeSyncRe
     const hint = source === 'rtc' ? '; source rtc needs a Linux guest' : '';
     return new StepFailedError(`${err.message}${hint}; clock not changed`, err.code, { cause: err, result });
   }
-  if (err instanceof Error) Object.assign(err, { result });
-  return err;
+  return withResult(err, result);
 }

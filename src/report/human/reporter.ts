@@ -3,6 +3,7 @@ import { padEnd, printable, textWidth, truncate, wrap } from '../format.js';
 import { formatElapsed } from '../../util/format.js';
 import { isProblem, stepDetail, stepWarning, vmDetail } from '../key-result.js';
 import { redact } from '../redact.js';
+import type { Reporter } from '../reporter.js';
 import { LiveRegion } from './live.js';
 import { createStyle, type Style } from './style.js';
 
@@ -15,7 +16,7 @@ export interface HumanReporterOptions {
   quiet: boolean;
   /** Also a line when a step starts, and every finished step above the live progress. */
   verbose?: boolean;
-  /** Strings to show as `***`. */
+  /** Strings to show as `***`, for a reporter used alone (behind `reporters()` events come masked already). */
   secrets?: string[];
   /** Terminal width (default: the stream's `columns`, else 80). */
   columns?: number;
@@ -27,11 +28,12 @@ export interface HumanReporterOptions {
   now?: () => number;
 }
 
-export interface HumanReporter {
-  /** Subscribe this to the runner's events. */
+export interface HumanReporter extends Reporter {
+  /** Subscribe this to the runner's events (the same as `onEvent`). */
   listener: RunListener;
-  /** Ends the live progress and prints the table (on a terminal) and the final line. */
-  finish(result: RunResult): void;
+  onEvent: RunListener;
+  /** Ends the live progress and prints the table (on a terminal) and the final line: of `result`, else of the run-end event's. */
+  finish(result?: RunResult): void;
 }
 
 interface VmState {
@@ -188,9 +190,11 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
     timer = undefined;
   };
 
+  let ended: RunResult | undefined;
   const listener: RunListener = (raw: RunEvent) => {
     if (finished) return;
     if (raw.type === 'run-end') {
+      ended = raw.result;
       stopTimer();
       return;
     }
@@ -271,8 +275,9 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
     ];
   };
 
-  const finish = (raw: RunResult): void => {
-    if (finished) return;
+  const finish = (given?: RunResult): void => {
+    const raw = given ?? ended;
+    if (finished || raw === undefined) return;
     stopTimer();
     finished = true;
     const result = clean(raw);
@@ -287,5 +292,5 @@ export function createHumanReporter(options: HumanReporterOptions): HumanReporte
     }
   };
 
-  return { listener, finish };
+  return { listener, onEvent: listener, finish };
 }
