@@ -10,7 +10,7 @@ import { hostNowMs } from '../../src/util/clock.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { AgentError } from '../../src/errors.js';
-import type { GuestExecStatus } from '../../src/qga/commands.js';
+import type { GuestExecStatus } from '../../src/qga/agent-commands.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { call, type Transport } from '../../src/transport/transport.js';
 import { VirshTransport } from '../../src/transport/virsh.js';
