@@ -3,7 +3,7 @@
 # benchmarks that need many agents cheaply. Sourced by scripts/lab.sh.
 #
 # A host agent acts on THIS machine, so every command that changes the host is blocked with -b.
-# Keep this list equal to HOST_CHANGING_COMMANDS in src/qga/commands.ts
+# Keep this list equal to HOST_CHANGING_COMMANDS in src/qga/agent-commands.ts
 # (test/lab/host-agents-blocklist.test.ts checks that they agree).
 HOST_AGENT_BLOCKED=(
   guest-set-time

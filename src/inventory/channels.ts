@@ -1,6 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { UnreachableError } from '../errors.js';
-import { runVirsh, unreachableFrom, type VirshResult, type VirshRunOptions } from '../transport/virsh-exec.js';
+import { runVirsh, unreachableFrom, type VirshResult, type VirshRunOptions } from '../libvirt/virsh-cli.js';
 import { STANDARD_CHANNEL } from './route.js';
 
 export { STANDARD_CHANNEL };

@@ -1,4 +1,4 @@
-import { unreachableFrom } from '../transport/virsh-exec.js';
+import { unreachableFrom } from '../libvirt/virsh-cli.js';
 import { virshCall, type LibvirtCallOptions } from './channels.js';
 
 /** A domain as `virsh list` shows it. */

@@ -3,7 +3,7 @@ import { SocketTransport } from '../transport/socket.js';
 import { VirshTransport } from '../transport/virsh.js';
 import { VirshSessionPool } from '../transport/virsh-session.js';
 import { sshConnector } from '../transport/ssh.js';
-import { runVirsh, type VirshResult, type VirshRunOptions } from '../transport/virsh-exec.js';
+import { runVirsh, type VirshResult, type VirshRunOptions } from '../libvirt/virsh-cli.js';
 import type { RequestOptions, Transport } from '../transport/transport.js';
 import { channelSocketOf, type LibvirtCallOptions } from './channels.js';
 import { isRemoteUri, resolveRoute, type AgentAddress, type Route, type VirshMode } from './route.js';

@@ -1,10 +1,9 @@
 import picomatch from 'picomatch';
-import { checkRequest } from '../qga/protocol.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { compileMatcher } from './expect.js';
 import { displayPath, type PathSegment } from './source.js';
 import { isMap, stepKindOf } from './steps.js';
-import { didYouMean } from './suggest.js';
+import { stepDefinition } from '../steps/registry.js';
 import type { StepKind } from './types.js';
 
 /** What a rule sees: the written playbook (maybe invalid in places: check types) and where to report. */
@@ -22,20 +21,6 @@ export type Rule = (ctx: RuleContext) => void;
 
 // setTimeout fires at once beyond 2^31-1 ms.
 const MAX_DURATION_MS = 2 ** 31 - 1;
-
-// QGA commands of QEMU's qga/qapi-schema.json: an unknown `agent` command is only a warning (newer agents add some).
-const QGA_COMMANDS = [
-  'guest-sync', 'guest-sync-delimited', 'guest-ping', 'guest-info', 'guest-get-time', 'guest-set-time',
-  'guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid',
-  'guest-file-open', 'guest-file-close', 'guest-file-read', 'guest-file-write', 'guest-file-seek', 'guest-file-flush',
-  'guest-fsfreeze-status', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-fsfreeze-thaw', 'guest-fstrim',
-  'guest-network-get-interfaces', 'guest-network-get-route', 'guest-get-vcpus', 'guest-set-vcpus',
-  'guest-get-memory-blocks', 'guest-set-memory-blocks', 'guest-get-memory-block-info', 'guest-get-disks',
-  'guest-get-fsinfo', 'guest-get-diskstats', 'guest-get-cpustats', 'guest-get-load', 'guest-set-user-password',
-  'guest-ssh-get-authorized-keys', 'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys',
-  'guest-get-host-name', 'guest-get-users', 'guest-get-timezone', 'guest-get-osinfo', 'guest-get-devices',
-  'guest-exec', 'guest-exec-status',
-];
 
 function targets(ctx: RuleContext): [Record<string, unknown>, number][] {
   const list = Array.isArray(ctx.data.targets) ? ctx.data.targets : [];
@@ -98,38 +83,23 @@ export const duplicateTargets: Rule = (ctx) => {
   }
 };
 
-/** file-write takes its bytes from exactly one place. */
-export const fileWriteSource: Rule = (ctx) => {
-  for (const { index, kind, params } of steps(ctx)) {
-    if (kind !== 'file-write' || !params) continue;
-    const hasFrom = params.from !== undefined;
-    const hasContent = params.content !== undefined;
-    if (hasFrom && hasContent) ctx.error(['steps', index, 'file-write', 'content'], 'file-write takes `from` (a local file) or `content` (text), not both', 'key');
-    if (!hasFrom && !hasContent) ctx.error(['steps', index, 'file-write'], 'file-write needs `from` (a local file) or `content` (text)');
+/** Durations the schema accepts but the runner cannot use: a zero deadline or poll interval, or one past setTimeout's range. */
+export const durationLimits: Rule = (ctx) => {
+  checkDuration(ctx, ['timeout'], ctx.data.timeout, true);
+  for (const { index, step } of steps(ctx)) {
+    checkDuration(ctx, ['steps', index, 'timeout'], step.timeout, true);
+    checkDuration(ctx, ['steps', index, 'retry-delay'], step['retry-delay'], false);
   }
 };
 
-/** Durations the schema accepts but the runner cannot use: a zero deadline or poll interval, or one past setTimeout's range. */
-export const durationLimits: Rule = (ctx) => {
-  const check = (path: PathSegment[], value: unknown, positive: boolean) => {
-    if (typeof value !== 'string' && typeof value !== 'number') return;
-    const ms = parseDuration(value);
-    if (ms === null) return; // the schema reported it
-    const written = `\`${displayPath(path)}: ${value}\``;
-    if (positive && ms === 0) ctx.error(path, `${written} must be more than 0`);
-    if (ms > MAX_DURATION_MS) ctx.error(path, `${written} is too long (at most ${formatDuration(MAX_DURATION_MS)})`);
-  };
-  check(['timeout'], ctx.data.timeout, true);
-  for (const { index, kind, step, params } of steps(ctx)) {
-    check(['steps', index, 'timeout'], step.timeout, true);
-    check(['steps', index, 'retry-delay'], step['retry-delay'], false);
-    if (kind === 'wait-agent') check(['steps', index, kind, 'interval'], params?.interval, true);
-    if (kind === 'time-sync' && params) {
-      check(['steps', index, kind, 'threshold'], params.threshold, false);
-      check(['steps', index, kind, 'tolerance'], params.tolerance, false);
-    }
-  }
-};
+function checkDuration(ctx: RuleContext, path: PathSegment[], value: unknown, positive: boolean): void {
+  if (typeof value !== 'string' && typeof value !== 'number') return;
+  const ms = parseDuration(value);
+  if (ms === null) return; // the schema reported it
+  const written = `\`${displayPath(path)}: ${value}\``;
+  if (positive && ms === 0) ctx.error(path, `${written} must be more than 0`);
+  if (ms > MAX_DURATION_MS) ctx.error(path, `${written} is too long (at most ${formatDuration(MAX_DURATION_MS)})`);
+}
 
 /** `expect` keys must be dot paths and `matches` operands regular expressions. */
 export const expectations: Rule = (ctx) => {
@@ -148,50 +118,31 @@ export const expectations: Rule = (ctx) => {
   }
 };
 
-/** An `agent` step is a QGA request; an unknown command name is likely a typo. */
-export const agentRequests: Rule = (ctx) => {
-  for (const { index, kind, params } of steps(ctx)) {
-    if (kind !== 'agent' || typeof params?.execute !== 'string' || params.execute === '') continue;
-    if (params.arguments !== undefined && !isMap(params.arguments)) continue; // the schema reported it
-    const request = checkRequest({ execute: params.execute, ...(params.arguments !== undefined && { arguments: params.arguments }) });
-    if (typeof request === 'string') ctx.error(['steps', index, 'agent'], request);
-    else if (!QGA_COMMANDS.includes(params.execute)) {
-      ctx.warn(['steps', index, 'agent', 'execute'], `\`${params.execute}\` is not a QGA command known to qga-play${didYouMean(params.execute, QGA_COMMANDS)}`);
-    }
-  }
-};
-
-/** After shutdown the VM is off. (A reboot step itself waits until the agent is back.) */
-export const powerSteps: Rule = (ctx) => {
-  const list = steps(ctx);
-  for (const [i, { index, kind }] of list.entries()) {
-    const next = list[i + 1];
-    if (!next) break;
-    if (kind === 'shutdown') ctx.warn(['steps', next.index], `steps after \`shutdown\` (line ${ctx.lineOf(['steps', index])}) will find the VM off`);
-  }
-};
-
 /** A target that can stand for more than one VM: a glob, or any entry of a list of two or more. */
 function manyVms(ctx: RuleContext): boolean {
   const list = targets(ctx);
   return list.length > 1 || list.some(([t]) => typeof t.vm === 'string' && picomatch.scan(t.vm).isGlob);
 }
 
-/** A file-read `to:` shared by many VMs would hold only the last one's file: it needs `{vm}`. */
-export const fileReadDestination: Rule = (ctx) => {
-  if (!manyVms(ctx)) return;
-  for (const { index, kind, params } of steps(ctx)) {
-    if (kind !== 'file-read' || typeof params?.to !== 'string' || params.to.includes('{vm}')) continue;
-    ctx.error(
-      ['steps', index, 'file-read', 'to'],
-      `\`to: ${params.to}\` is one file for every VM of the targets: each VM would overwrite the last; put \`{vm}\` in it (e.g. \`${suggestVmPath(params.to)}\`)`,
-    );
+/** Each step kind's own checks (in its file under src/steps/kinds/). */
+export const kindRules: Rule = (ctx) => {
+  const list = steps(ctx);
+  const many = manyVms(ctx);
+  for (const [i, { index, kind, params }] of list.entries()) {
+    const rule = kind && stepDefinition(kind).rule;
+    if (!rule) continue;
+    const next = list[i + 1];
+    rule({
+      params,
+      at: ['steps', index, kind],
+      ...(next && { next: ['steps', next.index] }),
+      manyVms: many,
+      lineOf: ctx.lineOf,
+      error: ctx.error,
+      warn: ctx.warn,
+      duration: (path, value, { positive }) => checkDuration(ctx, path, value, positive),
+    });
   }
 };
 
-function suggestVmPath(to: string): string {
-  const slash = to.lastIndexOf('/');
-  return `${to.slice(0, slash + 1)}{vm}/${to.slice(slash + 1)}`;
-}
-
-export const RULES: readonly Rule[] = [targetEndpoint, duplicateTargets, fileWriteSource, fileReadDestination, durationLimits, expectations, agentRequests, powerSteps];
+export const RULES: readonly Rule[] = [targetEndpoint, duplicateTargets, durationLimits, expectations, kindRules];

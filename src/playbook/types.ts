@@ -16,65 +16,10 @@ export type Expectation = {
   text: string;
 };
 
-/** Every step kind a playbook may use. */
-export type StepKind =
-  | 'ping'
-  | 'wait-agent'
-  | 'info'
-  | 'exec'
-  | 'file-read'
-  | 'file-write'
-  | 'time-get'
-  | 'time-sync'
-  | 'network'
-  | 'osinfo'
-  | 'hostname'
-  | 'users'
-  | 'timezone'
-  | 'fsinfo'
-  | 'disks'
-  | 'fsfreeze'
-  | 'fsthaw'
-  | 'fstrim'
-  | 'shutdown'
-  | 'reboot'
-  | 'set-password'
-  | 'agent';
+import type { StepKind, StepParams } from '../steps/registry.js';
 
-type NoParams = Record<string, never>;
-
-/** The normalised parameters of each step kind: defaults applied, durations in ms, local paths absolute. */
-export interface StepParams {
-  ping: NoParams;
-  'wait-agent': { intervalMs: number };
-  info: NoParams;
-  exec: {
-    path: string;
-    args: string[];
-    env?: Record<string, string | Secret>;
-    stdin?: string | Secret;
-    capture: boolean | 'merged';
-  };
-  'file-read': { path: string; to?: string; maxBytes: number };
-  'file-write': { path: string; from?: string; content?: string; mode: 'overwrite' | 'append' };
-  'time-get': { samples: number };
-  'time-sync': { thresholdMs: number; source: 'host' | 'rtc'; toleranceMs: number; measureOnly: boolean; samples: number };
-  network: NoParams;
-  osinfo: NoParams;
-  hostname: NoParams;
-  users: NoParams;
-  timezone: NoParams;
-  fsinfo: NoParams;
-  disks: NoParams;
-  fsfreeze: { mountpoints?: string[] };
-  fsthaw: NoParams;
-  fstrim: { minimum?: number };
-  shutdown: { mode: 'powerdown' | 'halt' };
-  reboot: NoParams;
-  /** The password is always a Secret after loading, whatever the playbook wrote. */
-  'set-password': { user: string; password: string | Secret; crypted: boolean };
-  agent: { execute: string; arguments?: Record<string, unknown> };
-}
+// Each kind's parameters are declared in its own file under src/steps/kinds/.
+export type { StepKind, StepParams };
 
 /** One step of a given kind; `StepSpec` is the union of these, discriminated on `kind`. */
 export interface StepSpecOf<K extends StepKind> {

@@ -3,15 +3,15 @@
 // @ts-nocheck
 import runtime0 from 'ajv/dist/runtime/ucs2length.js';
 export const validate = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"qga-play playbook","description":"VMs to reach through the QEMU Guest Agent and the steps to run on each of them. Steps run in order on each VM; VMs run concurrently. Editors: put `# yaml-language-server: $schema=<path to this file>` on the first line.","type":"object","additionalProperties":false,"required":["targets","steps"],"patternProperties":{"^x-":{"description":"Ignored: a place for YAML anchors to reuse, e.g. `x-slow: &slow { timeout: 2m, retries: 2 }` then `- <<: *slow` in a step."}},"properties":{"name":{"description":"Name shown in reports and metrics. Default: the file name without its extension.","type":"string","minLength":1},"connect":{"description":"Default libvirt URI for the targets. Default: the LIBVIRT_DEFAULT_URI environment variable, else qemu:///system.","type":"string","minLength":1,"examples":["qemu:///system","qemu+ssh://root@hv2/system"]},"concurrency":{"description":"How many VMs are worked on at once. Default: 8.","type":"integer","minimum":1,"default":8},"virsh":{"description":"How agent commands on the standard channel (org.qemu.guest_agent.0) go through virsh. The --virsh-mode and --virsh-sessions options override it.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"session (default): long-lived `virsh -c URI` sessions shared by the VMs of each connection, about 10x faster per call locally and far more over qemu+ssh://; process: one `virsh qemu-agent-command` process per call (what older versions did).","enum":["session","process"],"default":"session"},"sessions":{"description":"virsh sessions per connection URI. Default: the concurrency, at most 8 (libvirtd serves 20 requests at once by default).","type":"integer","minimum":1,"maximum":64}}},"timeout":{"description":"Default deadline of each step attempt (a step's own `timeout` overrides it). Default: 30s.","$ref":"#/definitions/duration","default":"30s"},"report":{"description":"Where reports go. The --report-dir option overrides `dir`.","type":"object","additionalProperties":false,"properties":{"dir":{"description":"Report directory, relative to the playbook file. Default: qga-reports/<playbook file name>/ under the current directory.","type":"string","minLength":1},"keep":{"description":"How many earlier runs to keep under DIR/history/.","type":"integer","minimum":0}}},"targets":{"description":"The VMs to run on: names or globs over the running domains of a libvirt connection, or direct agent sockets.","type":"array","minItems":1,"items":{"$ref":"#/definitions/target"}},"steps":{"description":"What to do on each VM, in order.","type":"array","minItems":1,"items":{"$ref":"#/definitions/step"}}},"definitions":{"duration":{"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},"size":{"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},"secretString":{"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}},"word":{"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]},"noParams":{"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false},"target":{"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}},"step":{"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}},"stepKind":{"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]},"stepMap":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]},"expect":{"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}},"expectValue":{"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"qga-play playbook","description":"VMs to reach through the QEMU Guest Agent and the steps to run on each of them. Steps run in order on each VM; VMs run concurrently. Editors: put `# yaml-language-server: $schema=<path to this file>` on the first line.","type":"object","additionalProperties":false,"required":["targets","steps"],"patternProperties":{"^x-":{"description":"Ignored: a place for YAML anchors to reuse, e.g. `x-slow: &slow { timeout: 2m, retries: 2 }` then `- <<: *slow` in a step."}},"properties":{"name":{"description":"Name shown in reports and metrics. Default: the file name without its extension.","type":"string","minLength":1},"connect":{"description":"Default libvirt URI for the targets. Default: the LIBVIRT_DEFAULT_URI environment variable, else qemu:///system.","type":"string","minLength":1,"examples":["qemu:///system","qemu+ssh://root@hv2/system"]},"concurrency":{"description":"How many VMs are worked on at once. Default: 8.","type":"integer","minimum":1,"default":8},"virsh":{"description":"How agent commands on the standard channel (org.qemu.guest_agent.0) go through virsh. The --virsh-mode and --virsh-sessions options override it.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"session (default): long-lived `virsh -c URI` sessions shared by the VMs of each connection, about 10x faster per call locally and far more over qemu+ssh://; process: one `virsh qemu-agent-command` process per call (what older versions did).","enum":["session","process"],"default":"session"},"sessions":{"description":"virsh sessions per connection URI. Default: the concurrency, at most 8 (libvirtd serves 20 requests at once by default).","type":"integer","minimum":1,"maximum":64}}},"timeout":{"description":"Default deadline of each step attempt (a step's own `timeout` overrides it). Default: 30s.","$ref":"#/definitions/duration","default":"30s"},"report":{"description":"Where reports go. The --report-dir option overrides `dir`.","type":"object","additionalProperties":false,"properties":{"dir":{"description":"Report directory, relative to the playbook file. Default: qga-reports/<playbook file name>/ under the current directory.","type":"string","minLength":1},"keep":{"description":"How many earlier runs to keep under DIR/history/.","type":"integer","minimum":0}}},"targets":{"description":"The VMs to run on: names or globs over the running domains of a libvirt connection, or direct agent sockets.","type":"array","minItems":1,"items":{"$ref":"#/definitions/target"}},"steps":{"description":"What to do on each VM, in order.","type":"array","minItems":1,"items":{"$ref":"#/definitions/step"}}},"definitions":{"duration":{"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},"size":{"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},"secretString":{"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}},"word":{"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]},"noParams":{"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false},"target":{"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}},"step":{"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}},"stepKind":{"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]},"stepMap":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]},"expect":{"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}},"expectValue":{"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}}}};
 const schema12 = {"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"};
 const schema13 = {"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}};
 const pattern0 = new RegExp("^x-", "u");
 const pattern1 = new RegExp("^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$", "u");
 const func2 = runtime0.default;
 const schema14 = {"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}};
-const schema15 = {"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]};
-const schema16 = {"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]};
+const schema15 = {"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]};
+const schema16 = {"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]};
 const schema21 = {"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false};
 const schema24 = {"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]};
 const schema25 = {"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}};
@@ -491,8 +491,8 @@ passing0 = 14;
 }
 const _errs17 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.fsfreeze === undefined){
-const err15 = {instancePath,schemaPath:"#/oneOf/15/required",keyword:"required",params:{missingProperty: "fsfreeze"},message:"must have required property '"+"fsfreeze"+"'",schema:schema16.oneOf[15].required,parentSchema:schema16.oneOf[15],data};
+if(data.load === undefined){
+const err15 = {instancePath,schemaPath:"#/oneOf/15/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'",schema:schema16.oneOf[15].required,parentSchema:schema16.oneOf[15],data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -514,8 +514,8 @@ passing0 = 15;
 }
 const _errs18 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.fsthaw === undefined){
-const err16 = {instancePath,schemaPath:"#/oneOf/16/required",keyword:"required",params:{missingProperty: "fsthaw"},message:"must have required property '"+"fsthaw"+"'",schema:schema16.oneOf[16].required,parentSchema:schema16.oneOf[16],data};
+if(data.fsfreeze === undefined){
+const err16 = {instancePath,schemaPath:"#/oneOf/16/required",keyword:"required",params:{missingProperty: "fsfreeze"},message:"must have required property '"+"fsfreeze"+"'",schema:schema16.oneOf[16].required,parentSchema:schema16.oneOf[16],data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -537,8 +537,8 @@ passing0 = 16;
 }
 const _errs19 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.fstrim === undefined){
-const err17 = {instancePath,schemaPath:"#/oneOf/17/required",keyword:"required",params:{missingProperty: "fstrim"},message:"must have required property '"+"fstrim"+"'",schema:schema16.oneOf[17].required,parentSchema:schema16.oneOf[17],data};
+if(data.fsthaw === undefined){
+const err17 = {instancePath,schemaPath:"#/oneOf/17/required",keyword:"required",params:{missingProperty: "fsthaw"},message:"must have required property '"+"fsthaw"+"'",schema:schema16.oneOf[17].required,parentSchema:schema16.oneOf[17],data};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -560,8 +560,8 @@ passing0 = 17;
 }
 const _errs20 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.shutdown === undefined){
-const err18 = {instancePath,schemaPath:"#/oneOf/18/required",keyword:"required",params:{missingProperty: "shutdown"},message:"must have required property '"+"shutdown"+"'",schema:schema16.oneOf[18].required,parentSchema:schema16.oneOf[18],data};
+if(data.fstrim === undefined){
+const err18 = {instancePath,schemaPath:"#/oneOf/18/required",keyword:"required",params:{missingProperty: "fstrim"},message:"must have required property '"+"fstrim"+"'",schema:schema16.oneOf[18].required,parentSchema:schema16.oneOf[18],data};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -583,8 +583,8 @@ passing0 = 18;
 }
 const _errs21 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.reboot === undefined){
-const err19 = {instancePath,schemaPath:"#/oneOf/19/required",keyword:"required",params:{missingProperty: "reboot"},message:"must have required property '"+"reboot"+"'",schema:schema16.oneOf[19].required,parentSchema:schema16.oneOf[19],data};
+if(data.shutdown === undefined){
+const err19 = {instancePath,schemaPath:"#/oneOf/19/required",keyword:"required",params:{missingProperty: "shutdown"},message:"must have required property '"+"shutdown"+"'",schema:schema16.oneOf[19].required,parentSchema:schema16.oneOf[19],data};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -606,8 +606,8 @@ passing0 = 19;
 }
 const _errs22 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data["set-password"] === undefined){
-const err20 = {instancePath,schemaPath:"#/oneOf/20/required",keyword:"required",params:{missingProperty: "set-password"},message:"must have required property '"+"set-password"+"'",schema:schema16.oneOf[20].required,parentSchema:schema16.oneOf[20],data};
+if(data.reboot === undefined){
+const err20 = {instancePath,schemaPath:"#/oneOf/20/required",keyword:"required",params:{missingProperty: "reboot"},message:"must have required property '"+"reboot"+"'",schema:schema16.oneOf[20].required,parentSchema:schema16.oneOf[20],data};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -629,8 +629,8 @@ passing0 = 20;
 }
 const _errs23 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
-if(data.agent === undefined){
-const err21 = {instancePath,schemaPath:"#/oneOf/21/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema16.oneOf[21].required,parentSchema:schema16.oneOf[21],data};
+if(data["set-password"] === undefined){
+const err21 = {instancePath,schemaPath:"#/oneOf/21/required",keyword:"required",params:{missingProperty: "set-password"},message:"must have required property '"+"set-password"+"'",schema:schema16.oneOf[21].required,parentSchema:schema16.oneOf[21],data};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -649,6 +649,30 @@ else {
 if(_valid0){
 valid0 = true;
 passing0 = 21;
+}
+const _errs24 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.agent === undefined){
+const err22 = {instancePath,schemaPath:"#/oneOf/22/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema16.oneOf[22].required,parentSchema:schema16.oneOf[22],data};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
+}
+errors++;
+}
+}
+var _valid0 = _errs24 === errors;
+if(_valid0 && valid0){
+valid0 = false;
+passing0 = [passing0, 22];
+}
+else {
+if(_valid0){
+valid0 = true;
+passing0 = 22;
+}
 }
 }
 }
@@ -672,12 +696,12 @@ passing0 = 21;
 }
 }
 if(!valid0){
-const err22 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema16.oneOf,parentSchema:schema16,data};
+const err23 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema16.oneOf,parentSchema:schema16,data};
 if(vErrors === null){
-vErrors = [err22];
+vErrors = [err23];
 }
 else {
-vErrors.push(err22);
+vErrors.push(err23);
 }
 errors++;
 }
@@ -695,21 +719,7 @@ vErrors = null;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!(func11.call(schema16.properties, key0))){
-const err23 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema16,data};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-}
-if(data.name !== undefined){
-let data0 = data.name;
-if(typeof data0 === "string"){
-if(func2(data0) < 1){
-const err24 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.name,data:data0};
+const err24 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema16,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -719,8 +729,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-else {
-const err25 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.name.type,parentSchema:schema16.properties.name,data:data0};
+if(data.name !== undefined){
+let data0 = data.name;
+if(typeof data0 === "string"){
+if(func2(data0) < 1){
+const err25 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -730,10 +743,8 @@ vErrors.push(err25);
 errors++;
 }
 }
-if(data.timeout !== undefined){
-let data1 = data.timeout;
-if((typeof data1 !== "string") && (!((typeof data1 == "number") && (isFinite(data1))))){
-const err26 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data1};
+else {
+const err26 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.name.type,parentSchema:schema16.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -742,9 +753,11 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 0 || isNaN(data1)){
-const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data1};
+}
+if(data.timeout !== undefined){
+let data1 = data.timeout;
+if((typeof data1 !== "string") && (!((typeof data1 == "number") && (isFinite(data1))))){
+const err27 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data1};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -753,10 +766,9 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(typeof data1 === "string"){
-if(!pattern1.test(data1)){
-const err28 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data1};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 0 || isNaN(data1)){
+const err28 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data1};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -766,11 +778,9 @@ vErrors.push(err28);
 errors++;
 }
 }
-}
-if(data.retries !== undefined){
-let data2 = data.retries;
-if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err29 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.retries.type,parentSchema:schema16.properties.retries,data:data2};
+if(typeof data1 === "string"){
+if(!pattern1.test(data1)){
+const err29 = {instancePath:instancePath+"/timeout",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data1};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -779,9 +789,12 @@ vErrors.push(err29);
 }
 errors++;
 }
-if((typeof data2 == "number") && (isFinite(data2))){
-if(data2 < 0 || isNaN(data2)){
-const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.retries,data:data2};
+}
+}
+if(data.retries !== undefined){
+let data2 = data.retries;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.retries.type,parentSchema:schema16.properties.retries,data:data2};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -790,12 +803,9 @@ vErrors.push(err30);
 }
 errors++;
 }
-}
-}
-if(data["retry-delay"] !== undefined){
-let data3 = data["retry-delay"];
-if((typeof data3 !== "string") && (!((typeof data3 == "number") && (isFinite(data3))))){
-const err31 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data3};
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+const err31 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.retries,data:data2};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -804,9 +814,12 @@ vErrors.push(err31);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
-const err32 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data3};
+}
+}
+if(data["retry-delay"] !== undefined){
+let data3 = data["retry-delay"];
+if((typeof data3 !== "string") && (!((typeof data3 == "number") && (isFinite(data3))))){
+const err32 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data3};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -815,10 +828,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-}
-if(typeof data3 === "string"){
-if(!pattern1.test(data3)){
-const err33 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data3};
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err33 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data3};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -828,16 +840,28 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-if(data["continue-on-error"] !== undefined){
-let data4 = data["continue-on-error"];
-if(typeof data4 !== "boolean"){
-const err34 = {instancePath:instancePath+"/continue-on-error",schemaPath:"#/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["continue-on-error"].type,parentSchema:schema16.properties["continue-on-error"],data:data4};
+if(typeof data3 === "string"){
+if(!pattern1.test(data3)){
+const err34 = {instancePath:instancePath+"/retry-delay",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data3};
 if(vErrors === null){
 vErrors = [err34];
 }
 else {
 vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+if(data["continue-on-error"] !== undefined){
+let data4 = data["continue-on-error"];
+if(typeof data4 !== "boolean"){
+const err35 = {instancePath:instancePath+"/continue-on-error",schemaPath:"#/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["continue-on-error"].type,parentSchema:schema16.properties["continue-on-error"],data:data4};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
 }
 errors++;
 }
@@ -851,18 +875,7 @@ errors = vErrors.length;
 if(data.ping !== undefined){
 let data6 = data.ping;
 if((!(data6 && typeof data6 == "object" && !Array.isArray(data6))) && (data6 !== null)){
-const err35 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data6};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
-for(const key1 in data6){
-const err36 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data6};
+const err36 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data6};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -871,12 +884,9 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-}
-if(data["wait-agent"] !== undefined){
-let data7 = data["wait-agent"];
-if((!(data7 && typeof data7 == "object" && !Array.isArray(data7))) && (data7 !== null)){
-const err37 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/type",keyword:"type",params:{type: schema16.properties["wait-agent"].type},message:"must be object,null",schema:schema16.properties["wait-agent"].type,parentSchema:schema16.properties["wait-agent"],data:data7};
+if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
+for(const key1 in data6){
+const err37 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data6};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -885,10 +895,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
-for(const key2 in data7){
-if(!(key2 === "interval")){
-const err38 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["wait-agent"],data:data7};
+}
+}
+if(data["wait-agent"] !== undefined){
+let data7 = data["wait-agent"];
+if((!(data7 && typeof data7 == "object" && !Array.isArray(data7))) && (data7 !== null)){
+const err38 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/type",keyword:"type",params:{type: schema16.properties["wait-agent"].type},message:"must be object,null",schema:schema16.properties["wait-agent"].type,parentSchema:schema16.properties["wait-agent"],data:data7};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -897,11 +909,10 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(data7.interval !== undefined){
-let data8 = data7.interval;
-if((typeof data8 !== "string") && (!((typeof data8 == "number") && (isFinite(data8))))){
-const err39 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data8};
+if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
+for(const key2 in data7){
+if(!(key2 === "interval")){
+const err39 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["wait-agent"],data:data7};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -910,9 +921,11 @@ vErrors.push(err39);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 < 0 || isNaN(data8)){
-const err40 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data8};
+}
+if(data7.interval !== undefined){
+let data8 = data7.interval;
+if((typeof data8 !== "string") && (!((typeof data8 == "number") && (isFinite(data8))))){
+const err40 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data8};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -921,15 +934,26 @@ vErrors.push(err40);
 }
 errors++;
 }
-}
-if(typeof data8 === "string"){
-if(!pattern1.test(data8)){
-const err41 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data8};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+const err41 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data8};
 if(vErrors === null){
 vErrors = [err41];
 }
 else {
 vErrors.push(err41);
+}
+errors++;
+}
+}
+if(typeof data8 === "string"){
+if(!pattern1.test(data8)){
+const err42 = {instancePath:instancePath+"/wait-agent/interval",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data8};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
 }
 errors++;
 }
@@ -940,23 +964,23 @@ errors++;
 if(data.info !== undefined){
 let data9 = data.info;
 if((!(data9 && typeof data9 == "object" && !Array.isArray(data9))) && (data9 !== null)){
-const err42 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data9};
-if(vErrors === null){
-vErrors = [err42];
-}
-else {
-vErrors.push(err42);
-}
-errors++;
-}
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-for(const key3 in data9){
-const err43 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data9};
+const err43 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data9};
 if(vErrors === null){
 vErrors = [err43];
 }
 else {
 vErrors.push(err43);
+}
+errors++;
+}
+if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
+for(const key3 in data9){
+const err44 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data9};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
 }
 errors++;
 }
@@ -966,18 +990,7 @@ if(data.exec !== undefined){
 let data10 = data.exec;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 if(data10.path === undefined){
-const err44 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties.exec.required,parentSchema:schema16.properties.exec,data:data10};
-if(vErrors === null){
-vErrors = [err44];
-}
-else {
-vErrors.push(err44);
-}
-errors++;
-}
-for(const key4 in data10){
-if(!(((((key4 === "path") || (key4 === "args")) || (key4 === "env")) || (key4 === "stdin")) || (key4 === "capture"))){
-const err45 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec,data:data10};
+const err45 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties.exec.required,parentSchema:schema16.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -986,12 +999,9 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-if(data10.path !== undefined){
-let data11 = data10.path;
-if(typeof data11 === "string"){
-if(func2(data11) < 1){
-const err46 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.exec.properties.path,data:data11};
+for(const key4 in data10){
+if(!(((((key4 === "path") || (key4 === "args")) || (key4 === "env")) || (key4 === "stdin")) || (key4 === "capture"))){
+const err46 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1001,13 +1011,27 @@ vErrors.push(err46);
 errors++;
 }
 }
-else {
-const err47 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.path.type,parentSchema:schema16.properties.exec.properties.path,data:data11};
+if(data10.path !== undefined){
+let data11 = data10.path;
+if(typeof data11 === "string"){
+if(func2(data11) < 1){
+const err47 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.exec.properties.path,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
 else {
 vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.path.type,parentSchema:schema16.properties.exec.properties.path,data:data11};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
 }
 errors++;
 }
@@ -1019,24 +1043,24 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(((typeof data13 !== "string") && (!((typeof data13 == "number") && (isFinite(data13))))) && (typeof data13 !== "boolean")){
-const err48 = {instancePath:instancePath+"/exec/args/" + i0,schemaPath:"#/definitions/word/type",keyword:"type",params:{type: schema24.type},message:"must be string,number,boolean",schema:schema24.type,parentSchema:schema24,data:data13};
+const err49 = {instancePath:instancePath+"/exec/args/" + i0,schemaPath:"#/definitions/word/type",keyword:"type",params:{type: schema24.type},message:"must be string,number,boolean",schema:schema24.type,parentSchema:schema24,data:data13};
 if(vErrors === null){
-vErrors = [err48];
+vErrors = [err49];
 }
 else {
-vErrors.push(err48);
+vErrors.push(err49);
 }
 errors++;
 }
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/exec/args",schemaPath:"#/properties/exec/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.exec.properties.args.type,parentSchema:schema16.properties.exec.properties.args,data:data12};
+const err50 = {instancePath:instancePath+"/exec/args",schemaPath:"#/properties/exec/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.exec.properties.args.type,parentSchema:schema16.properties.exec.properties.args,data:data12};
 if(vErrors === null){
-vErrors = [err49];
+vErrors = [err50];
 }
 else {
-vErrors.push(err49);
+vErrors.push(err50);
 }
 errors++;
 }
@@ -1047,18 +1071,7 @@ if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 for(const key5 in data14){
 let data15 = data14[key5];
 if((((typeof data15 !== "string") && (!((typeof data15 == "number") && (isFinite(data15))))) && (typeof data15 !== "boolean")) && (!(data15 && typeof data15 == "object" && !Array.isArray(data15)))){
-const err50 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/type",keyword:"type",params:{type: schema16.properties.exec.properties.env.additionalProperties.type},message:"must be string,number,boolean,object",schema:schema16.properties.exec.properties.env.additionalProperties.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
-if(vErrors === null){
-vErrors = [err50];
-}
-else {
-vErrors.push(err50);
-}
-errors++;
-}
-if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
-if(data15.value === undefined){
-const err51 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+const err51 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/type",keyword:"type",params:{type: schema16.properties.exec.properties.env.additionalProperties.type},message:"must be string,number,boolean,object",schema:schema16.properties.exec.properties.env.additionalProperties.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1067,8 +1080,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data15.secret === undefined){
-const err52 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
+if(data15.value === undefined){
+const err52 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1077,9 +1091,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-for(const key6 in data15){
-if(!((key6 === "value") || (key6 === "secret"))){
-const err53 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+if(data15.secret === undefined){
+const err53 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1088,11 +1101,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data15.value !== undefined){
-let data16 = data15.value;
-if(typeof data16 !== "string"){
-const err54 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/value",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.env.additionalProperties.properties.value.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.value,data:data16};
+for(const key6 in data15){
+if(!((key6 === "value") || (key6 === "secret"))){
+const err54 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1102,10 +1113,10 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data15.secret !== undefined){
-let data17 = data15.secret;
-if(true !== data17){
-const err55 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.secret,data:data17};
+if(data15.value !== undefined){
+let data16 = data15.value;
+if(typeof data16 !== "string"){
+const err55 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/value",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.env.additionalProperties.properties.value.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.value,data:data16};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1115,11 +1126,10 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-}
-}
-else {
-const err56 = {instancePath:instancePath+"/exec/env",schemaPath:"#/properties/exec/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.properties.env.type,parentSchema:schema16.properties.exec.properties.env,data:data14};
+if(data15.secret !== undefined){
+let data17 = data15.secret;
+if(true !== data17){
+const err56 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.secret,data:data17};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1129,10 +1139,11 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data10.stdin !== undefined){
-let data18 = data10.stdin;
-if((typeof data18 !== "string") && (!(data18 && typeof data18 == "object" && !Array.isArray(data18)))){
-const err57 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data18};
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/exec/env",schemaPath:"#/properties/exec/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.properties.env.type,parentSchema:schema16.properties.exec.properties.env,data:data14};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1141,9 +1152,11 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
-if(data18.value === undefined){
-const err58 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
+}
+if(data10.stdin !== undefined){
+let data18 = data10.stdin;
+if((typeof data18 !== "string") && (!(data18 && typeof data18 == "object" && !Array.isArray(data18)))){
+const err58 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data18};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1152,8 +1165,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(data18.secret === undefined){
-const err59 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.value === undefined){
+const err59 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1162,9 +1176,8 @@ vErrors.push(err59);
 }
 errors++;
 }
-for(const key7 in data18){
-if(!((key7 === "value") || (key7 === "secret"))){
-const err60 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data18};
+if(data18.secret === undefined){
+const err60 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1173,11 +1186,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data18.value !== undefined){
-let data19 = data18.value;
-if(typeof data19 !== "string"){
-const err61 = {instancePath:instancePath+"/exec/stdin/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data19};
+for(const key7 in data18){
+if(!((key7 === "value") || (key7 === "secret"))){
+const err61 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1187,10 +1198,10 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data18.secret !== undefined){
-let data20 = data18.secret;
-if(true !== data20){
-const err62 = {instancePath:instancePath+"/exec/stdin/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data20};
+if(data18.value !== undefined){
+let data19 = data18.value;
+if(typeof data19 !== "string"){
+const err62 = {instancePath:instancePath+"/exec/stdin/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data19};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1200,12 +1211,10 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-}
-if(data10.capture !== undefined){
-let data21 = data10.capture;
-if(!(((data21 === true) || (data21 === false)) || (data21 === "merged"))){
-const err63 = {instancePath:instancePath+"/exec/capture",schemaPath:"#/properties/exec/properties/capture/enum",keyword:"enum",params:{allowedValues: schema16.properties.exec.properties.capture.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.exec.properties.capture.enum,parentSchema:schema16.properties.exec.properties.capture,data:data21};
+if(data18.secret !== undefined){
+let data20 = data18.secret;
+if(true !== data20){
+const err63 = {instancePath:instancePath+"/exec/stdin/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data20};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1216,8 +1225,11 @@ errors++;
 }
 }
 }
-else {
-const err64 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.type,parentSchema:schema16.properties.exec,data:data10};
+}
+if(data10.capture !== undefined){
+let data21 = data10.capture;
+if(!(((data21 === true) || (data21 === false)) || (data21 === "merged"))){
+const err64 = {instancePath:instancePath+"/exec/capture",schemaPath:"#/properties/exec/properties/capture/enum",keyword:"enum",params:{allowedValues: schema16.properties.exec.properties.capture.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.exec.properties.capture.enum,parentSchema:schema16.properties.exec.properties.capture,data:data21};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1227,11 +1239,9 @@ vErrors.push(err64);
 errors++;
 }
 }
-if(data["file-read"] !== undefined){
-let data22 = data["file-read"];
-if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
-if(data22.path === undefined){
-const err65 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-read"].required,parentSchema:schema16.properties["file-read"],data:data22};
+}
+else {
+const err65 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.type,parentSchema:schema16.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1240,9 +1250,12 @@ vErrors.push(err65);
 }
 errors++;
 }
-for(const key8 in data22){
-if(!(((key8 === "path") || (key8 === "to")) || (key8 === "max-size"))){
-const err66 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-read"],data:data22};
+}
+if(data["file-read"] !== undefined){
+let data22 = data["file-read"];
+if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
+if(data22.path === undefined){
+const err66 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-read"].required,parentSchema:schema16.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1251,12 +1264,9 @@ vErrors.push(err66);
 }
 errors++;
 }
-}
-if(data22.path !== undefined){
-let data23 = data22.path;
-if(typeof data23 === "string"){
-if(func2(data23) < 1){
-const err67 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
+for(const key8 in data22){
+if(!(((key8 === "path") || (key8 === "to")) || (key8 === "max-size"))){
+const err67 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1266,8 +1276,11 @@ vErrors.push(err67);
 errors++;
 }
 }
-else {
-const err68 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.path.type,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
+if(data22.path !== undefined){
+let data23 = data22.path;
+if(typeof data23 === "string"){
+if(func2(data23) < 1){
+const err68 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1277,11 +1290,8 @@ vErrors.push(err68);
 errors++;
 }
 }
-if(data22.to !== undefined){
-let data24 = data22.to;
-if(typeof data24 === "string"){
-if(func2(data24) < 1){
-const err69 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
+else {
+const err69 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.path.type,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1291,8 +1301,11 @@ vErrors.push(err69);
 errors++;
 }
 }
-else {
-const err70 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.to.type,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
+if(data22.to !== undefined){
+let data24 = data22.to;
+if(typeof data24 === "string"){
+if(func2(data24) < 1){
+const err70 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1302,10 +1315,8 @@ vErrors.push(err70);
 errors++;
 }
 }
-if(data22["max-size"] !== undefined){
-let data25 = data22["max-size"];
-if((typeof data25 !== "string") && (!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25))))){
-const err71 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/type",keyword:"type",params:{type: schema26.type},message:"must be string,integer",schema:schema26.type,parentSchema:schema26,data:data25};
+else {
+const err71 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.to.type,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1314,9 +1325,11 @@ vErrors.push(err71);
 }
 errors++;
 }
-if((typeof data25 == "number") && (isFinite(data25))){
-if(data25 < 1 || isNaN(data25)){
-const err72 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26,data:data25};
+}
+if(data22["max-size"] !== undefined){
+let data25 = data22["max-size"];
+if((typeof data25 !== "string") && (!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25))))){
+const err72 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/type",keyword:"type",params:{type: schema26.type},message:"must be string,integer",schema:schema26.type,parentSchema:schema26,data:data25};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1325,10 +1338,9 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(typeof data25 === "string"){
-if(!pattern5.test(data25)){
-const err73 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/pattern",keyword:"pattern",params:{pattern: "^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},message:"must match pattern \""+"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"+"\"",schema:"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$",parentSchema:schema26,data:data25};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 1 || isNaN(data25)){
+const err73 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26,data:data25};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1338,10 +1350,9 @@ vErrors.push(err73);
 errors++;
 }
 }
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-read"].type,parentSchema:schema16.properties["file-read"],data:data22};
+if(typeof data25 === "string"){
+if(!pattern5.test(data25)){
+const err74 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/pattern",keyword:"pattern",params:{pattern: "^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},message:"must match pattern \""+"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"+"\"",schema:"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$",parentSchema:schema26,data:data25};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1351,11 +1362,10 @@ vErrors.push(err74);
 errors++;
 }
 }
-if(data["file-write"] !== undefined){
-let data26 = data["file-write"];
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-if(data26.path === undefined){
-const err75 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-write"].required,parentSchema:schema16.properties["file-write"],data:data26};
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-read"].type,parentSchema:schema16.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1364,9 +1374,12 @@ vErrors.push(err75);
 }
 errors++;
 }
-for(const key9 in data26){
-if(!((((key9 === "path") || (key9 === "from")) || (key9 === "content")) || (key9 === "mode"))){
-const err76 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-write"],data:data26};
+}
+if(data["file-write"] !== undefined){
+let data26 = data["file-write"];
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(data26.path === undefined){
+const err76 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-write"].required,parentSchema:schema16.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1375,12 +1388,9 @@ vErrors.push(err76);
 }
 errors++;
 }
-}
-if(data26.path !== undefined){
-let data27 = data26.path;
-if(typeof data27 === "string"){
-if(func2(data27) < 1){
-const err77 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
+for(const key9 in data26){
+if(!((((key9 === "path") || (key9 === "from")) || (key9 === "content")) || (key9 === "mode"))){
+const err77 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1390,8 +1400,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-else {
-const err78 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.path.type,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
+if(data26.path !== undefined){
+let data27 = data26.path;
+if(typeof data27 === "string"){
+if(func2(data27) < 1){
+const err78 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1401,11 +1414,8 @@ vErrors.push(err78);
 errors++;
 }
 }
-if(data26.from !== undefined){
-let data28 = data26.from;
-if(typeof data28 === "string"){
-if(func2(data28) < 1){
-const err79 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
+else {
+const err79 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.path.type,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1415,8 +1425,11 @@ vErrors.push(err79);
 errors++;
 }
 }
-else {
-const err80 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.from.type,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
+if(data26.from !== undefined){
+let data28 = data26.from;
+if(typeof data28 === "string"){
+if(func2(data28) < 1){
+const err80 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1426,10 +1439,8 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data26.content !== undefined){
-let data29 = data26.content;
-if(typeof data29 !== "string"){
-const err81 = {instancePath:instancePath+"/file-write/content",schemaPath:"#/properties/file-write/properties/content/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.content.type,parentSchema:schema16.properties["file-write"].properties.content,data:data29};
+else {
+const err81 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.from.type,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1439,10 +1450,10 @@ vErrors.push(err81);
 errors++;
 }
 }
-if(data26.mode !== undefined){
-let data30 = data26.mode;
-if(!((data30 === "overwrite") || (data30 === "append"))){
-const err82 = {instancePath:instancePath+"/file-write/mode",schemaPath:"#/properties/file-write/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties["file-write"].properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["file-write"].properties.mode.enum,parentSchema:schema16.properties["file-write"].properties.mode,data:data30};
+if(data26.content !== undefined){
+let data29 = data26.content;
+if(typeof data29 !== "string"){
+const err82 = {instancePath:instancePath+"/file-write/content",schemaPath:"#/properties/file-write/properties/content/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.content.type,parentSchema:schema16.properties["file-write"].properties.content,data:data29};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1452,9 +1463,10 @@ vErrors.push(err82);
 errors++;
 }
 }
-}
-else {
-const err83 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-write"].type,parentSchema:schema16.properties["file-write"],data:data26};
+if(data26.mode !== undefined){
+let data30 = data26.mode;
+if(!((data30 === "overwrite") || (data30 === "append"))){
+const err83 = {instancePath:instancePath+"/file-write/mode",schemaPath:"#/properties/file-write/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties["file-write"].properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["file-write"].properties.mode.enum,parentSchema:schema16.properties["file-write"].properties.mode,data:data30};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1464,10 +1476,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-if(data["time-get"] !== undefined){
-let data31 = data["time-get"];
-if((!(data31 && typeof data31 == "object" && !Array.isArray(data31))) && (data31 !== null)){
-const err84 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/type",keyword:"type",params:{type: schema16.properties["time-get"].type},message:"must be object,null",schema:schema16.properties["time-get"].type,parentSchema:schema16.properties["time-get"],data:data31};
+}
+else {
+const err84 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-write"].type,parentSchema:schema16.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1476,10 +1487,11 @@ vErrors.push(err84);
 }
 errors++;
 }
-if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
-for(const key10 in data31){
-if(!(key10 === "samples")){
-const err85 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-get"],data:data31};
+}
+if(data["time-get"] !== undefined){
+let data31 = data["time-get"];
+if((!(data31 && typeof data31 == "object" && !Array.isArray(data31))) && (data31 !== null)){
+const err85 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/type",keyword:"type",params:{type: schema16.properties["time-get"].type},message:"must be object,null",schema:schema16.properties["time-get"].type,parentSchema:schema16.properties["time-get"],data:data31};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1488,11 +1500,10 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-if(data31.samples !== undefined){
-let data32 = data31.samples;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err86 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-get"].properties.samples.type,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
+for(const key10 in data31){
+if(!(key10 === "samples")){
+const err86 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-get"],data:data31};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1501,9 +1512,11 @@ vErrors.push(err86);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 50 || isNaN(data32)){
-const err87 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+}
+if(data31.samples !== undefined){
+let data32 = data31.samples;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err87 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-get"].properties.samples.type,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1512,13 +1525,24 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data32 < 1 || isNaN(data32)){
-const err88 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 > 50 || isNaN(data32)){
+const err88 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
 if(vErrors === null){
 vErrors = [err88];
 }
 else {
 vErrors.push(err88);
+}
+errors++;
+}
+if(data32 < 1 || isNaN(data32)){
+const err89 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
 }
 errors++;
 }
@@ -1529,19 +1553,7 @@ errors++;
 if(data["time-sync"] !== undefined){
 let data33 = data["time-sync"];
 if((!(data33 && typeof data33 == "object" && !Array.isArray(data33))) && (data33 !== null)){
-const err89 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/type",keyword:"type",params:{type: schema16.properties["time-sync"].type},message:"must be object,null",schema:schema16.properties["time-sync"].type,parentSchema:schema16.properties["time-sync"],data:data33};
-if(vErrors === null){
-vErrors = [err89];
-}
-else {
-vErrors.push(err89);
-}
-errors++;
-}
-if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
-for(const key11 in data33){
-if(!(((((key11 === "threshold") || (key11 === "source")) || (key11 === "tolerance")) || (key11 === "measure-only")) || (key11 === "samples"))){
-const err90 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-sync"],data:data33};
+const err90 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/type",keyword:"type",params:{type: schema16.properties["time-sync"].type},message:"must be object,null",schema:schema16.properties["time-sync"].type,parentSchema:schema16.properties["time-sync"],data:data33};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1550,11 +1562,10 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-if(data33.threshold !== undefined){
-let data34 = data33.threshold;
-if((typeof data34 !== "string") && (!((typeof data34 == "number") && (isFinite(data34))))){
-const err91 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data34};
+if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
+for(const key11 in data33){
+if(!(((((key11 === "threshold") || (key11 === "source")) || (key11 === "tolerance")) || (key11 === "measure-only")) || (key11 === "samples"))){
+const err91 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-sync"],data:data33};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1563,9 +1574,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 < 0 || isNaN(data34)){
-const err92 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data34};
+}
+if(data33.threshold !== undefined){
+let data34 = data33.threshold;
+if((typeof data34 !== "string") && (!((typeof data34 == "number") && (isFinite(data34))))){
+const err92 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data34};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1574,10 +1587,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-if(typeof data34 === "string"){
-if(!pattern1.test(data34)){
-const err93 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data34};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err93 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data34};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1587,11 +1599,9 @@ vErrors.push(err93);
 errors++;
 }
 }
-}
-if(data33.source !== undefined){
-let data35 = data33.source;
-if(!((data35 === "host") || (data35 === "rtc"))){
-const err94 = {instancePath:instancePath+"/time-sync/source",schemaPath:"#/properties/time-sync/properties/source/enum",keyword:"enum",params:{allowedValues: schema16.properties["time-sync"].properties.source.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["time-sync"].properties.source.enum,parentSchema:schema16.properties["time-sync"].properties.source,data:data35};
+if(typeof data34 === "string"){
+if(!pattern1.test(data34)){
+const err94 = {instancePath:instancePath+"/time-sync/threshold",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data34};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1601,10 +1611,11 @@ vErrors.push(err94);
 errors++;
 }
 }
-if(data33.tolerance !== undefined){
-let data36 = data33.tolerance;
-if((typeof data36 !== "string") && (!((typeof data36 == "number") && (isFinite(data36))))){
-const err95 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data36};
+}
+if(data33.source !== undefined){
+let data35 = data33.source;
+if(!((data35 === "host") || (data35 === "rtc"))){
+const err95 = {instancePath:instancePath+"/time-sync/source",schemaPath:"#/properties/time-sync/properties/source/enum",keyword:"enum",params:{allowedValues: schema16.properties["time-sync"].properties.source.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["time-sync"].properties.source.enum,parentSchema:schema16.properties["time-sync"].properties.source,data:data35};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1613,9 +1624,11 @@ vErrors.push(err95);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 < 0 || isNaN(data36)){
-const err96 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data36};
+}
+if(data33.tolerance !== undefined){
+let data36 = data33.tolerance;
+if((typeof data36 !== "string") && (!((typeof data36 == "number") && (isFinite(data36))))){
+const err96 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data36};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1624,10 +1637,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-}
-if(typeof data36 === "string"){
-if(!pattern1.test(data36)){
-const err97 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data36};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 < 0 || isNaN(data36)){
+const err97 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data36};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1637,11 +1649,9 @@ vErrors.push(err97);
 errors++;
 }
 }
-}
-if(data33["measure-only"] !== undefined){
-let data37 = data33["measure-only"];
-if(typeof data37 !== "boolean"){
-const err98 = {instancePath:instancePath+"/time-sync/measure-only",schemaPath:"#/properties/time-sync/properties/measure-only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["time-sync"].properties["measure-only"].type,parentSchema:schema16.properties["time-sync"].properties["measure-only"],data:data37};
+if(typeof data36 === "string"){
+if(!pattern1.test(data36)){
+const err98 = {instancePath:instancePath+"/time-sync/tolerance",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data36};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1651,10 +1661,11 @@ vErrors.push(err98);
 errors++;
 }
 }
-if(data33.samples !== undefined){
-let data38 = data33.samples;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err99 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-sync"].properties.samples.type,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+}
+if(data33["measure-only"] !== undefined){
+let data37 = data33["measure-only"];
+if(typeof data37 !== "boolean"){
+const err99 = {instancePath:instancePath+"/time-sync/measure-only",schemaPath:"#/properties/time-sync/properties/measure-only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["time-sync"].properties["measure-only"].type,parentSchema:schema16.properties["time-sync"].properties["measure-only"],data:data37};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1663,9 +1674,11 @@ vErrors.push(err99);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 > 50 || isNaN(data38)){
-const err100 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+}
+if(data33.samples !== undefined){
+let data38 = data33.samples;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err100 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-sync"].properties.samples.type,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1674,13 +1687,24 @@ vErrors.push(err100);
 }
 errors++;
 }
-if(data38 < 1 || isNaN(data38)){
-const err101 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 50 || isNaN(data38)){
+const err101 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
 if(vErrors === null){
 vErrors = [err101];
 }
 else {
 vErrors.push(err101);
+}
+errors++;
+}
+if(data38 < 1 || isNaN(data38)){
+const err102 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
 }
 errors++;
 }
@@ -1691,18 +1715,7 @@ errors++;
 if(data.network !== undefined){
 let data39 = data.network;
 if((!(data39 && typeof data39 == "object" && !Array.isArray(data39))) && (data39 !== null)){
-const err102 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data39};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
-for(const key12 in data39){
-const err103 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data39};
+const err103 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data39};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1711,12 +1724,9 @@ vErrors.push(err103);
 }
 errors++;
 }
-}
-}
-if(data.osinfo !== undefined){
-let data40 = data.osinfo;
-if((!(data40 && typeof data40 == "object" && !Array.isArray(data40))) && (data40 !== null)){
-const err104 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data40};
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+for(const key12 in data39){
+const err104 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data39};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1725,9 +1735,12 @@ vErrors.push(err104);
 }
 errors++;
 }
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-for(const key13 in data40){
-const err105 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data40};
+}
+}
+if(data.osinfo !== undefined){
+let data40 = data.osinfo;
+if((!(data40 && typeof data40 == "object" && !Array.isArray(data40))) && (data40 !== null)){
+const err105 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data40};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1736,12 +1749,9 @@ vErrors.push(err105);
 }
 errors++;
 }
-}
-}
-if(data.hostname !== undefined){
-let data41 = data.hostname;
-if((!(data41 && typeof data41 == "object" && !Array.isArray(data41))) && (data41 !== null)){
-const err106 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data41};
+if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
+for(const key13 in data40){
+const err106 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data40};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1750,9 +1760,12 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
-for(const key14 in data41){
-const err107 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data41};
+}
+}
+if(data.hostname !== undefined){
+let data41 = data.hostname;
+if((!(data41 && typeof data41 == "object" && !Array.isArray(data41))) && (data41 !== null)){
+const err107 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data41};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1761,12 +1774,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-}
-if(data.users !== undefined){
-let data42 = data.users;
-if((!(data42 && typeof data42 == "object" && !Array.isArray(data42))) && (data42 !== null)){
-const err108 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data42};
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+for(const key14 in data41){
+const err108 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data41};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1775,9 +1785,12 @@ vErrors.push(err108);
 }
 errors++;
 }
-if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
-for(const key15 in data42){
-const err109 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data42};
+}
+}
+if(data.users !== undefined){
+let data42 = data.users;
+if((!(data42 && typeof data42 == "object" && !Array.isArray(data42))) && (data42 !== null)){
+const err109 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data42};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1786,12 +1799,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-}
-}
-if(data.timezone !== undefined){
-let data43 = data.timezone;
-if((!(data43 && typeof data43 == "object" && !Array.isArray(data43))) && (data43 !== null)){
-const err110 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data43};
+if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
+for(const key15 in data42){
+const err110 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data42};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1800,9 +1810,12 @@ vErrors.push(err110);
 }
 errors++;
 }
-if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
-for(const key16 in data43){
-const err111 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data43};
+}
+}
+if(data.timezone !== undefined){
+let data43 = data.timezone;
+if((!(data43 && typeof data43 == "object" && !Array.isArray(data43))) && (data43 !== null)){
+const err111 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data43};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1811,12 +1824,9 @@ vErrors.push(err111);
 }
 errors++;
 }
-}
-}
-if(data.fsinfo !== undefined){
-let data44 = data.fsinfo;
-if((!(data44 && typeof data44 == "object" && !Array.isArray(data44))) && (data44 !== null)){
-const err112 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data44};
+if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
+for(const key16 in data43){
+const err112 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data43};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1825,9 +1835,12 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
-for(const key17 in data44){
-const err113 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data44};
+}
+}
+if(data.fsinfo !== undefined){
+let data44 = data.fsinfo;
+if((!(data44 && typeof data44 == "object" && !Array.isArray(data44))) && (data44 !== null)){
+const err113 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data44};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1836,12 +1849,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-}
-if(data.disks !== undefined){
-let data45 = data.disks;
-if((!(data45 && typeof data45 == "object" && !Array.isArray(data45))) && (data45 !== null)){
-const err114 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data45};
+if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
+for(const key17 in data44){
+const err114 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data44};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1850,9 +1860,12 @@ vErrors.push(err114);
 }
 errors++;
 }
-if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
-for(const key18 in data45){
-const err115 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data45};
+}
+}
+if(data.disks !== undefined){
+let data45 = data.disks;
+if((!(data45 && typeof data45 == "object" && !Array.isArray(data45))) && (data45 !== null)){
+const err115 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data45};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1861,12 +1874,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-}
-if(data.fsfreeze !== undefined){
-let data46 = data.fsfreeze;
-if((!(data46 && typeof data46 == "object" && !Array.isArray(data46))) && (data46 !== null)){
-const err116 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/type",keyword:"type",params:{type: schema16.properties.fsfreeze.type},message:"must be object,null",schema:schema16.properties.fsfreeze.type,parentSchema:schema16.properties.fsfreeze,data:data46};
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key18 in data45){
+const err116 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data45};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1875,10 +1885,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
-for(const key19 in data46){
-if(!(key19 === "mountpoints")){
-const err117 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fsfreeze,data:data46};
+}
+}
+if(data.load !== undefined){
+let data46 = data.load;
+if((!(data46 && typeof data46 == "object" && !Array.isArray(data46))) && (data46 !== null)){
+const err117 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data46};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1887,16 +1899,9 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-if(data46.mountpoints !== undefined){
-let data47 = data46.mountpoints;
-if(Array.isArray(data47)){
-const len1 = data47.length;
-for(let i1=0; i1<len1; i1++){
-let data48 = data47[i1];
-if(typeof data48 === "string"){
-if(func2(data48) < 1){
-const err118 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data48};
+if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
+for(const key19 in data46){
+const err118 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data46};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1906,8 +1911,11 @@ vErrors.push(err118);
 errors++;
 }
 }
-else {
-const err119 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.fsfreeze.properties.mountpoints.items.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data48};
+}
+if(data.fsfreeze !== undefined){
+let data47 = data.fsfreeze;
+if((!(data47 && typeof data47 == "object" && !Array.isArray(data47))) && (data47 !== null)){
+const err119 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/type",keyword:"type",params:{type: schema16.properties.fsfreeze.type},message:"must be object,null",schema:schema16.properties.fsfreeze.type,parentSchema:schema16.properties.fsfreeze,data:data47};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1916,10 +1924,10 @@ vErrors.push(err119);
 }
 errors++;
 }
-}
-}
-else {
-const err120 = {instancePath:instancePath+"/fsfreeze/mountpoints",schemaPath:"#/properties/fsfreeze/properties/mountpoints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.fsfreeze.properties.mountpoints.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints,data:data47};
+if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
+for(const key20 in data47){
+if(!(key20 === "mountpoints")){
+const err120 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fsfreeze,data:data47};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1929,12 +1937,15 @@ vErrors.push(err120);
 errors++;
 }
 }
-}
-}
-if(data.fsthaw !== undefined){
-let data49 = data.fsthaw;
-if((!(data49 && typeof data49 == "object" && !Array.isArray(data49))) && (data49 !== null)){
-const err121 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data49};
+if(data47.mountpoints !== undefined){
+let data48 = data47.mountpoints;
+if(Array.isArray(data48)){
+const len1 = data48.length;
+for(let i1=0; i1<len1; i1++){
+let data49 = data48[i1];
+if(typeof data49 === "string"){
+if(func2(data49) < 1){
+const err121 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data49};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1943,9 +1954,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data49 && typeof data49 == "object" && !Array.isArray(data49)){
-for(const key20 in data49){
-const err122 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data49};
+}
+else {
+const err122 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.fsfreeze.properties.mountpoints.items.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data49};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1956,10 +1967,8 @@ errors++;
 }
 }
 }
-if(data.fstrim !== undefined){
-let data50 = data.fstrim;
-if((!(data50 && typeof data50 == "object" && !Array.isArray(data50))) && (data50 !== null)){
-const err123 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/type",keyword:"type",params:{type: schema16.properties.fstrim.type},message:"must be object,null",schema:schema16.properties.fstrim.type,parentSchema:schema16.properties.fstrim,data:data50};
+else {
+const err123 = {instancePath:instancePath+"/fsfreeze/mountpoints",schemaPath:"#/properties/fsfreeze/properties/mountpoints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.fsfreeze.properties.mountpoints.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints,data:data48};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1968,10 +1977,13 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-for(const key21 in data50){
-if(!(key21 === "minimum")){
-const err124 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fstrim,data:data50};
+}
+}
+}
+if(data.fsthaw !== undefined){
+let data50 = data.fsthaw;
+if((!(data50 && typeof data50 == "object" && !Array.isArray(data50))) && (data50 !== null)){
+const err124 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data50};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1980,11 +1992,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-if(data50.minimum !== undefined){
-let data51 = data50.minimum;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err125 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.fstrim.properties.minimum.type,parentSchema:schema16.properties.fstrim.properties.minimum,data:data51};
+if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
+for(const key21 in data50){
+const err125 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data50};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1993,9 +2003,12 @@ vErrors.push(err125);
 }
 errors++;
 }
-if((typeof data51 == "number") && (isFinite(data51))){
-if(data51 < 0 || isNaN(data51)){
-const err126 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.fstrim.properties.minimum,data:data51};
+}
+}
+if(data.fstrim !== undefined){
+let data51 = data.fstrim;
+if((!(data51 && typeof data51 == "object" && !Array.isArray(data51))) && (data51 !== null)){
+const err126 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/type",keyword:"type",params:{type: schema16.properties.fstrim.type},message:"must be object,null",schema:schema16.properties.fstrim.type,parentSchema:schema16.properties.fstrim,data:data51};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2004,14 +2017,10 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-}
-}
-}
-if(data.shutdown !== undefined){
-let data52 = data.shutdown;
-if((!(data52 && typeof data52 == "object" && !Array.isArray(data52))) && (data52 !== null)){
-const err127 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/type",keyword:"type",params:{type: schema16.properties.shutdown.type},message:"must be object,null",schema:schema16.properties.shutdown.type,parentSchema:schema16.properties.shutdown,data:data52};
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+for(const key22 in data51){
+if(!(key22 === "minimum")){
+const err127 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fstrim,data:data51};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2020,10 +2029,11 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data52 && typeof data52 == "object" && !Array.isArray(data52)){
-for(const key22 in data52){
-if(!(key22 === "mode")){
-const err128 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.shutdown,data:data52};
+}
+if(data51.minimum !== undefined){
+let data52 = data51.minimum;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err128 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.fstrim.properties.minimum.type,parentSchema:schema16.properties.fstrim.properties.minimum,data:data52};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2032,11 +2042,9 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(data52.mode !== undefined){
-let data53 = data52.mode;
-if(!((data53 === "powerdown") || (data53 === "halt"))){
-const err129 = {instancePath:instancePath+"/shutdown/mode",schemaPath:"#/properties/shutdown/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties.shutdown.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.shutdown.properties.mode.enum,parentSchema:schema16.properties.shutdown.properties.mode,data:data53};
+if((typeof data52 == "number") && (isFinite(data52))){
+if(data52 < 0 || isNaN(data52)){
+const err129 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.fstrim.properties.minimum,data:data52};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2048,10 +2056,11 @@ errors++;
 }
 }
 }
-if(data.reboot !== undefined){
-let data54 = data.reboot;
-if((!(data54 && typeof data54 == "object" && !Array.isArray(data54))) && (data54 !== null)){
-const err130 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data54};
+}
+if(data.shutdown !== undefined){
+let data53 = data.shutdown;
+if((!(data53 && typeof data53 == "object" && !Array.isArray(data53))) && (data53 !== null)){
+const err130 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/type",keyword:"type",params:{type: schema16.properties.shutdown.type},message:"must be object,null",schema:schema16.properties.shutdown.type,parentSchema:schema16.properties.shutdown,data:data53};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2060,9 +2069,10 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-for(const key23 in data54){
-const err131 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data54};
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+for(const key23 in data53){
+if(!(key23 === "mode")){
+const err131 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.shutdown,data:data53};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2072,12 +2082,10 @@ vErrors.push(err131);
 errors++;
 }
 }
-}
-if(data["set-password"] !== undefined){
-let data55 = data["set-password"];
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.user === undefined){
-const err132 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data55};
+if(data53.mode !== undefined){
+let data54 = data53.mode;
+if(!((data54 === "powerdown") || (data54 === "halt"))){
+const err132 = {instancePath:instancePath+"/shutdown/mode",schemaPath:"#/properties/shutdown/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties.shutdown.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.shutdown.properties.mode.enum,parentSchema:schema16.properties.shutdown.properties.mode,data:data54};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2086,8 +2094,13 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data55.password === undefined){
-const err133 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data55};
+}
+}
+}
+if(data.reboot !== undefined){
+let data55 = data.reboot;
+if((!(data55 && typeof data55 == "object" && !Array.isArray(data55))) && (data55 !== null)){
+const err133 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data55};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2096,9 +2109,9 @@ vErrors.push(err133);
 }
 errors++;
 }
+if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
 for(const key24 in data55){
-if(!(((key24 === "user") || (key24 === "password")) || (key24 === "crypted"))){
-const err134 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["set-password"],data:data55};
+const err134 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data55};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2108,11 +2121,12 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data55.user !== undefined){
-let data56 = data55.user;
-if(typeof data56 === "string"){
-if(func2(data56) < 1){
-const err135 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["set-password"].properties.user,data:data56};
+}
+if(data["set-password"] !== undefined){
+let data56 = data["set-password"];
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.user === undefined){
+const err135 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2121,9 +2135,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-}
-else {
-const err136 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["set-password"].properties.user.type,parentSchema:schema16.properties["set-password"].properties.user,data:data56};
+if(data56.password === undefined){
+const err136 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2132,11 +2145,9 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-if(data55.password !== undefined){
-let data57 = data55.password;
-if((typeof data57 !== "string") && (!(data57 && typeof data57 == "object" && !Array.isArray(data57)))){
-const err137 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data57};
+for(const key25 in data56){
+if(!(((key25 === "user") || (key25 === "password")) || (key25 === "crypted"))){
+const err137 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2145,9 +2156,12 @@ vErrors.push(err137);
 }
 errors++;
 }
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(data57.value === undefined){
-const err138 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data57};
+}
+if(data56.user !== undefined){
+let data57 = data56.user;
+if(typeof data57 === "string"){
+if(func2(data57) < 1){
+const err138 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["set-password"].properties.user,data:data57};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2156,8 +2170,9 @@ vErrors.push(err138);
 }
 errors++;
 }
-if(data57.secret === undefined){
-const err139 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data57};
+}
+else {
+const err139 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["set-password"].properties.user.type,parentSchema:schema16.properties["set-password"].properties.user,data:data57};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2166,9 +2181,11 @@ vErrors.push(err139);
 }
 errors++;
 }
-for(const key25 in data57){
-if(!((key25 === "value") || (key25 === "secret"))){
-const err140 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data57};
+}
+if(data56.password !== undefined){
+let data58 = data56.password;
+if((typeof data58 !== "string") && (!(data58 && typeof data58 == "object" && !Array.isArray(data58)))){
+const err140 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data58};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2177,11 +2194,9 @@ vErrors.push(err140);
 }
 errors++;
 }
-}
-if(data57.value !== undefined){
-let data58 = data57.value;
-if(typeof data58 !== "string"){
-const err141 = {instancePath:instancePath+"/set-password/password/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data58};
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(data58.value === undefined){
+const err141 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data58};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2190,11 +2205,8 @@ vErrors.push(err141);
 }
 errors++;
 }
-}
-if(data57.secret !== undefined){
-let data59 = data57.secret;
-if(true !== data59){
-const err142 = {instancePath:instancePath+"/set-password/password/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data59};
+if(data58.secret === undefined){
+const err142 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data58};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2203,13 +2215,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-}
-}
-if(data55.crypted !== undefined){
-let data60 = data55.crypted;
-if(typeof data60 !== "boolean"){
-const err143 = {instancePath:instancePath+"/set-password/crypted",schemaPath:"#/properties/set-password/properties/crypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["set-password"].properties.crypted.type,parentSchema:schema16.properties["set-password"].properties.crypted,data:data60};
+for(const key26 in data58){
+if(!((key26 === "value") || (key26 === "secret"))){
+const err143 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data58};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2219,9 +2227,10 @@ vErrors.push(err143);
 errors++;
 }
 }
-}
-else {
-const err144 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["set-password"].type,parentSchema:schema16.properties["set-password"],data:data55};
+if(data58.value !== undefined){
+let data59 = data58.value;
+if(typeof data59 !== "string"){
+const err144 = {instancePath:instancePath+"/set-password/password/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data59};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2231,11 +2240,10 @@ vErrors.push(err144);
 errors++;
 }
 }
-if(data.agent !== undefined){
-let data61 = data.agent;
-if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
-if(data61.execute === undefined){
-const err145 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/required",keyword:"required",params:{missingProperty: "execute"},message:"must have required property '"+"execute"+"'",schema:schema16.properties.agent.required,parentSchema:schema16.properties.agent,data:data61};
+if(data58.secret !== undefined){
+let data60 = data58.secret;
+if(true !== data60){
+const err145 = {instancePath:instancePath+"/set-password/password/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data60};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2244,9 +2252,13 @@ vErrors.push(err145);
 }
 errors++;
 }
-for(const key26 in data61){
-if(!((key26 === "execute") || (key26 === "arguments"))){
-const err146 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.agent,data:data61};
+}
+}
+}
+if(data56.crypted !== undefined){
+let data61 = data56.crypted;
+if(typeof data61 !== "boolean"){
+const err146 = {instancePath:instancePath+"/set-password/crypted",schemaPath:"#/properties/set-password/properties/crypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["set-password"].properties.crypted.type,parentSchema:schema16.properties["set-password"].properties.crypted,data:data61};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2256,11 +2268,9 @@ vErrors.push(err146);
 errors++;
 }
 }
-if(data61.execute !== undefined){
-let data62 = data61.execute;
-if(typeof data62 === "string"){
-if(func2(data62) < 1){
-const err147 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.agent.properties.execute,data:data62};
+}
+else {
+const err147 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["set-password"].type,parentSchema:schema16.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2270,8 +2280,11 @@ vErrors.push(err147);
 errors++;
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.agent.properties.execute.type,parentSchema:schema16.properties.agent.properties.execute,data:data62};
+if(data.agent !== undefined){
+let data62 = data.agent;
+if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
+if(data62.execute === undefined){
+const err148 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/required",keyword:"required",params:{missingProperty: "execute"},message:"must have required property '"+"execute"+"'",schema:schema16.properties.agent.required,parentSchema:schema16.properties.agent,data:data62};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2280,11 +2293,9 @@ vErrors.push(err148);
 }
 errors++;
 }
-}
-if(data61.arguments !== undefined){
-let data63 = data61.arguments;
-if(!(data63 && typeof data63 == "object" && !Array.isArray(data63))){
-const err149 = {instancePath:instancePath+"/agent/arguments",schemaPath:"#/properties/agent/properties/arguments/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.properties.arguments.type,parentSchema:schema16.properties.agent.properties.arguments,data:data63};
+for(const key27 in data62){
+if(!((key27 === "execute") || (key27 === "arguments"))){
+const err149 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.agent,data:data62};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2294,9 +2305,11 @@ vErrors.push(err149);
 errors++;
 }
 }
-}
-else {
-const err150 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.type,parentSchema:schema16.properties.agent,data:data61};
+if(data62.execute !== undefined){
+let data63 = data62.execute;
+if(typeof data63 === "string"){
+if(func2(data63) < 1){
+const err150 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.agent.properties.execute,data:data63};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2306,14 +2319,50 @@ vErrors.push(err150);
 errors++;
 }
 }
-}
 else {
-const err151 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.type,parentSchema:schema16,data};
+const err151 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.agent.properties.execute.type,parentSchema:schema16.properties.agent.properties.execute,data:data63};
 if(vErrors === null){
 vErrors = [err151];
 }
 else {
 vErrors.push(err151);
+}
+errors++;
+}
+}
+if(data62.arguments !== undefined){
+let data64 = data62.arguments;
+if(!(data64 && typeof data64 == "object" && !Array.isArray(data64))){
+const err152 = {instancePath:instancePath+"/agent/arguments",schemaPath:"#/properties/agent/properties/arguments/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.properties.arguments.type,parentSchema:schema16.properties.agent.properties.arguments,data:data64};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.type,parentSchema:schema16.properties.agent,data:data62};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+}
+}
+else {
+const err154 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.type,parentSchema:schema16,data};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
 }
 errors++;
 }
@@ -2351,7 +2400,7 @@ vErrors = null;
 let ifClause0;
 if(_valid0){
 const _errs3 = errors;
-if(!((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
+if(!(((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "load")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
 const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema15.enum},message:"must be equal to one of the allowed values",schema:schema15.enum,parentSchema:schema15,data};
 if(vErrors === null){
 vErrors = [err1];
@@ -2967,7 +3016,7 @@ return errors === 0;
 }
 
 export const validateStep = validate17;
-const schema39 = {"$id":"step","$ref":"playbook#/definitions/step"};
+const schema40 = {"$id":"step","$ref":"playbook#/definitions/step"};
 
 function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2998,7 +3047,7 @@ vErrors = null;
 let ifClause0;
 if(_valid0){
 const _errs3 = errors;
-if(!((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
+if(!(((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "load")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
 const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema15.enum},message:"must be equal to one of the allowed values",schema:schema15.enum,parentSchema:schema15,data};
 if(vErrors === null){
 vErrors = [err1];

@@ -1,26 +1,19 @@
 import type { StepReport, VmReport } from '../runner/types.js';
+import { formatOffset } from '../steps/clock.js';
+import type { ClockOffset, KindReport } from '../steps/kind.js';
+import { isStepKind, stepDefinition } from '../steps/registry.js';
 
-function field(result: unknown, key: string): unknown {
-  return typeof result === 'object' && result !== null ? (result as Record<string, unknown>)[key] : undefined;
+export { formatOffset };
+
+/** The reporter-visible fields of a step's result, read through its kind's own result type. */
+function kindReport(step: StepReport): KindReport<unknown> | undefined {
+  if (typeof step.result !== 'object' || step.result === null || !isStepKind(step.kind)) return undefined;
+  return stepDefinition(step.kind).report as KindReport<unknown> | undefined;
 }
 
-function finite(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-/** A time step's measured clock offset in ms: time-sync's `offsetBeforeMs`, time-get's `offsetMs`. */
-export function clockOffsetMs(step: StepReport): { beforeMs: number; afterMs?: number } | undefined {
-  if (step.kind === 'time-sync') {
-    const beforeMs = finite(field(step.result, 'offsetBeforeMs'));
-    if (beforeMs === undefined) return undefined;
-    const afterMs = finite(field(step.result, 'offsetAfterMs'));
-    return afterMs === undefined ? { beforeMs } : { beforeMs, afterMs };
-  }
-  if (step.kind === 'time-get') {
-    const beforeMs = finite(field(step.result, 'offsetMs'));
-    return beforeMs === undefined ? undefined : { beforeMs };
-  }
-  return undefined;
+/** A time step's measured clock offset in ms (time-sync: before and after; time-get: the one measured). */
+export function clockOffsetMs(step: StepReport): ClockOffset | undefined {
+  return kindReport(step)?.clockOffsetMs?.(step.result as object);
 }
 
 /**
@@ -28,20 +21,15 @@ export function clockOffsetMs(step: StepReport): { beforeMs: number; afterMs?: n
  * the clock off by more than its threshold (and, by design, left it).
  */
 export function stepWarning(step: StepReport): string | undefined {
-  if (step.kind !== 'time-sync' || step.status !== 'ok') return undefined;
-  const before = finite(field(step.result, 'offsetBeforeMs'));
-  const threshold = finite(field(step.result, 'thresholdMs'));
-  if (before === undefined || threshold === undefined || field(step.result, 'action') !== 'none' || threshold <= 0 || Math.abs(before) <= threshold) return undefined;
-  return `clock off by ${formatOffset(before)}, above the threshold of ${formatOffset(threshold).slice(1)}; measure-only: not corrected`;
+  if (step.status !== 'ok') return undefined;
+  return kindReport(step)?.warning?.(step.result as object);
 }
 
 /** A time-sync's action for metrics: `set`, `none`, or `drift` (measure-only, above the threshold). */
 export function syncAction(step: StepReport): 'set' | 'none' | 'drift' | undefined {
-  if (step.kind !== 'time-sync') return undefined;
-  const action = field(step.result, 'action');
-  if (action === 'set') return 'set';
-  if (action !== 'none') return undefined;
-  return stepWarning(step) ? 'drift' : 'none';
+  const action = kindReport(step)?.syncAction?.(step.result as object);
+  // Drift is what an ok step warns of; a failed one left the clock as it was.
+  return action === 'drift' && step.status !== 'ok' ? 'none' : action;
 }
 
 /** The last clock offset a VM's time steps measured, in ms. */
@@ -53,19 +41,12 @@ export function vmClockOffsetMs(vm: VmReport): number | undefined {
 
 /** An exec step's exit code, when it has one. */
 export function exitCode(step: StepReport): number | undefined {
-  return step.kind === 'exec' ? finite(field(step.result, 'exitCode')) : undefined;
+  return kindReport(step)?.exitCode?.(step.result as object);
 }
 
 /** True for a step outcome a person should look at. */
 export function isProblem(status: StepReport['status']): boolean {
   return status !== 'ok' && status !== 'skipped';
-}
-
-/** `+12.3 ms`, `-1.250 s`: an offset with its sign. */
-export function formatOffset(ms: number): string {
-  const sign = ms < 0 ? '-' : '+';
-  const abs = Math.abs(ms);
-  return abs < 1000 ? `${sign}${abs.toFixed(1)} ms` : `${sign}${(abs / 1000).toFixed(3)} s`;
 }
 
 /** What matters in one step's outcome, in a few words: the offset, the exit code, or the error. */

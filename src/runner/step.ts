@@ -4,7 +4,7 @@ import type { StepSpec } from '../playbook/types.js';
 import { disabledMessage, StepContext, type DomainRef, type VmFacts } from '../steps/context.js';
 import { stepDefinition } from '../steps/registry.js';
 import type { Transport } from '../transport/transport.js';
-import { formatElapsed } from '../util/format.js';
+import { formatElapsed } from '../util/elapsed.js';
 import { sleep } from '../util/sleep.js';
 import { reportError, retryable, statusOf } from './outcome.js';
 import type { RunListener, StepReport } from './types.js';

@@ -1,11 +1,13 @@
-import { AgentError, StepFailedError, TimeoutError } from '../errors.js';
-import type { ArgsOf, GuestInfo, QgaCommandName, ReturnOf } from '../qga/commands.js';
+import { TimeoutError, UnreachableError } from '../errors.js';
+import type { ArgsOf, GuestInfo, QgaCommandName, ReturnOf } from '../qga/agent-commands.js';
 import type { QgaRequest, RawReply } from '../qga/protocol.js';
 import { call, type Transport } from '../transport/transport.js';
 import { sleep } from '../util/sleep.js';
-import type { StepKind, StepParams } from '../playbook/types.js';
-import type { Expectation, Secret } from '../playbook/types.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
+import { domainState } from '../inventory/libvirt.js';
+import { explainAgentError } from './agent-error.js';
+
+export { disabledMessage, explainAgentError } from './agent-error.js';
 
 /** The libvirt domain behind a VM, when there is one (for state checks). */
 export interface DomainRef {
@@ -65,41 +67,20 @@ export class StepContext {
     return this.transport.request(request, { timeoutMs, signal: this.signal });
   }
 
+  /** The libvirt state of the VM's domain (`running`, `shut off`, ...); only with a domain. */
+  async domainState(): Promise<string> {
+    const d = this.domain!;
+    try {
+      return await domainState(d.uri, d.name, { timeoutMs: Math.max(1000, Math.min(this.remaining(), 10_000)), signal: this.signal, virsh: d.virsh, run: d.run });
+    } catch (err) {
+      // A transient domain is gone once it has shut off.
+      if (err instanceof UnreachableError && err.code === 'NO_SUCH_DOMAIN') return 'shut off';
+      throw err;
+    }
+  }
+
   /** Waits, unless the run is canceled or the deadline comes first. */
   sleep(ms: number): Promise<void> {
     return sleep(Math.min(ms, this.remaining()), this.signal);
   }
-}
-
-/** Why commands cannot be used: the guest agent's policy, or frozen filesystems. */
-export function disabledMessage(commands: string[]): string {
-  const verb = commands.length > 1 ? 'are' : 'is';
-  return `${commands.join(', ')} ${verb} disabled in this guest's agent (its --allow-rpcs/--block-rpcs policy, or frozen filesystems)`;
-}
-
-/** Names the agent policy when a command is disabled or unknown. */
-export function explainAgentError(err: unknown): unknown {
-  if (!(err instanceof AgentError) || err.errorClass !== 'CommandNotFound') return err;
-  if (/has been disabled/.test(err.desc)) return new StepFailedError(disabledMessage([err.command]), 'COMMAND_DISABLED', { cause: err });
-  return new StepFailedError(`the guest's agent does not know ${err.command} (too old, or not for this OS)`, 'COMMAND_NOT_FOUND', { cause: err });
-}
-
-/** One step kind: the agent commands it needs and how it runs. */
-export interface StepDefinition<K extends StepKind> {
-  kind: K;
-  /** Agent commands the step sends; checked against guest-info when an earlier step read it. */
-  commands: (params: StepParams[K]) => string[];
-  /** Checks applied when the step has no `expect` of its own. */
-  defaultExpect?: Expectation[];
-  run(params: StepParams[K], ctx: StepContext): Promise<unknown>;
-}
-
-/** Builds a definition with its parameter type checked against the kind. */
-export function defineStep<K extends StepKind>(definition: StepDefinition<K>): StepDefinition<K> {
-  return definition;
-}
-
-/** The text of a value that may be a Secret (only for sending it to the agent). */
-export function reveal(value: string | Secret): string {
-  return typeof value === 'string' ? value : value.value;
 }

@@ -4,8 +4,8 @@ import type { Duplex } from 'node:stream';
 import { MAX_REPLY_DEPTH, ReplyDecoder, type DecoderEvent } from '../qga/decoder.js';
 import { SyncHandshake } from '../qga/sync.js';
 import { encodeRequest, type QgaReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
-import { expectsNoReply } from '../qga/commands.js';
-import { formatElapsed } from '../util/format.js';
+import { expectsNoReply } from '../qga/agent-commands.js';
+import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
 import {
   abortError,

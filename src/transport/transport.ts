@@ -1,5 +1,5 @@
 import { unwrapReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
-import type { ArgsOf, QgaCommandName, ReturnOf } from '../qga/commands.js';
+import type { ArgsOf, QgaCommandName, ReturnOf } from '../qga/agent-commands.js';
 
 /** Which path a transport takes to the agent. */
 export type TransportKind = 'virsh' | 'socket' | 'ssh-socket';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { execa, type ResultPromise } from 'execa';
 import { abortError, TimeoutError, UnreachableError } from '../errors.js';
-import { formatElapsed } from '../util/format.js';
+import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
-import { classifyVirshError, virshErrorLine } from './virsh-exec.js';
+import { classifyVirshError, virshErrorLine } from '../libvirt/virsh-cli.js';
 
 /** The virsh process ended under a command: what the command did is not known. */
 export class VirshSessionEndedError extends UnreachableError {}

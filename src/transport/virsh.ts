@@ -1,8 +1,8 @@
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { MAX_REPLY_DEPTH, nestingDepth } from '../qga/decoder.js';
-import { expectsNoReply, isResendSafe } from '../qga/commands.js';
+import { expectsNoReply, isResendSafe } from '../qga/agent-commands.js';
 import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
-import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from './virsh-exec.js';
+import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from '../libvirt/virsh-cli.js';
 import { VirshSessionEndedError, type VirshSessionPool } from './virsh-session.js';
 import type { RequestOptions, Transport } from './transport.js';
 

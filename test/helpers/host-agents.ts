@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { HOST_CHANGING_COMMANDS } from '../../src/qga/commands.js';
+import { HOST_CHANGING_COMMANDS } from '../../src/qga/agent-commands.js';
 
 export interface HostAgents {
   /** Temp dir holding the sockets, state dirs, logs and pids. Removed by stop(). */

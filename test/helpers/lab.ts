@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { SocketTransport } from '../../src/transport/socket.js';
-import { call } from '../../src/transport/transport.js';
+import { call, type Transport } from '../../src/transport/transport.js';
+import type { GuestExecStatus, QgaCommandName } from '../../src/qga/agent-commands.js';
 import type { RawReply } from '../../src/qga/protocol.js';
 
 /** libvirt connection the lab uses. */
@@ -103,33 +104,58 @@ export async function qgaSocketRequest(socketPath: string, execute: string, args
   }
 }
 
+/** Sends one agent command and resolves with its `return` value. */
+export type AgentCall = (execute: string, args?: Record<string, unknown>) => Promise<unknown>;
+
+/** An AgentCall through a transport (an error reply rejects as AgentError). */
+export function viaTransport(t: Transport, timeoutMs = 30_000): AgentCall {
+  return (execute, args) => call(t, execute as QgaCommandName, args as never, { timeoutMs });
+}
+
 export interface ExecResult {
+  pid: number;
+  status: GuestExecStatus;
   exitcode: number | undefined;
   signal: number | undefined;
   stdout: string;
   stderr: string;
 }
 
+/**
+ * The one guest-exec helper of the lab tests: starts `path args` (output captured unless
+ * `capture: false`) and polls guest-exec-status every `pollMs` until it exited; throws when it
+ * is still running after `timeoutMs`.
+ */
+export async function pollGuestExec(
+  send: AgentCall,
+  path: string,
+  args: string[] = [],
+  { timeoutMs = 30_000, pollMs = 50, capture = true }: { timeoutMs?: number; pollMs?: number; capture?: boolean } = {},
+): Promise<ExecResult> {
+  const { pid } = (await send('guest-exec', { path, arg: args, ...(capture && { 'capture-output': true }) })) as { pid: number };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = (await send('guest-exec-status', { pid })) as GuestExecStatus;
+    if (status.exited) {
+      return {
+        pid,
+        status,
+        exitcode: status.exitcode,
+        signal: status.signal,
+        stdout: Buffer.from(status['out-data'] ?? '', 'base64').toString('utf8'),
+        stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
+      };
+    }
+    if (Date.now() > deadline) throw new Error(`guest-exec ${[path, ...args].join(' ')}: still running after ${timeoutMs} ms (pid ${pid})`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 /** guest-exec with captured output over a socket, polling guest-exec-status until exit. */
 export async function guestExec(socketPath: string, path: string, args: string[] = [], timeoutMs = 30_000): Promise<ExecResult> {
   const t = new SocketTransport({ path: socketPath });
-  const opts = { timeoutMs };
   try {
-    const { pid } = await call(t, 'guest-exec', { path, arg: args, 'capture-output': true }, opts);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const st = await call(t, 'guest-exec-status', { pid }, opts);
-      if (st.exited) {
-        return {
-          exitcode: st.exitcode,
-          signal: st.signal,
-          stdout: Buffer.from(st['out-data'] ?? '', 'base64').toString('utf8'),
-          stderr: Buffer.from(st['err-data'] ?? '', 'base64').toString('utf8'),
-        };
-      }
-      if (Date.now() > deadline) throw new Error(`guest-exec ${path}: still running after ${timeoutMs} ms (pid ${pid})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return await pollGuestExec(viaTransport(t, timeoutMs), path, args, { timeoutMs });
   } finally {
     await t.close();
   }

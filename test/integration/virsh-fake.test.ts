@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VirshTransport } from '../../src/transport/virsh.js';
-import { classifyVirshError } from '../../src/transport/virsh-exec.js';
+import { classifyVirshError } from '../../src/libvirt/virsh-cli.js';
 import { call } from '../../src/transport/transport.js';
 import { discoverDomain } from '../../src/inventory/channels.js';
 import { uriHost } from '../../src/inventory/route.js';

@@ -25,6 +25,7 @@ import {
   AGENT_CHANNEL_1,
   channelSocket,
   guestExec,
+  pollGuestExec,
   LAB_GUESTS,
   LAB_MISSING_GUEST,
   LAB_URI,
@@ -74,14 +75,8 @@ async function expectUnreachable(p: Promise<unknown>, code: string, ...mentions:
 
 /** A shell script in the guest through the .0 agent, via plain virsh (not the engine). */
 async function virshShell(guest: string, script: string): Promise<{ exitcode?: number; stdout: string }> {
-  const { pid } = (await virshAgentCommand(guest, { execute: 'guest-exec', arguments: { path: '/bin/sh', arg: ['-c', script], 'capture-output': true } })) as { pid: number };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const st = (await virshAgentCommand(guest, { execute: 'guest-exec-status', arguments: { pid } })) as { exited: boolean; exitcode?: number; 'out-data'?: string };
-    if (st.exited) return { exitcode: st.exitcode, stdout: Buffer.from(st['out-data'] ?? '', 'base64').toString('utf8') };
-    if (Date.now() > deadline) throw new Error(`${script}: still running after 20 s`);
-    await sleep(25);
-  }
+  const send = (execute: string, args?: Record<string, unknown>) => virshAgentCommand(guest, { execute, arguments: args });
+  return pollGuestExec(send, '/bin/sh', ['-c', script], { timeoutMs: 20_000, pollMs: 25 });
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execa } from 'execa';
-import { HOST_CHANGING_COMMANDS } from '../../src/qga/commands.js';
+import { HOST_CHANGING_COMMANDS } from '../../src/qga/agent-commands.js';
 import { HOST_AGENT_BLOCKED, LAB_SCRIPT, startHostAgents, type HostAgents } from '../helpers/host-agents.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { call } from '../../src/transport/transport.js';

@@ -6,7 +6,7 @@ import { SocketTransport } from '../../src/transport/socket.js';
 import { call } from '../../src/transport/transport.js';
 import { hostNowMs } from '../../src/util/clock.js';
 import { runCli, ROOT } from '../helpers/cli.js';
-import { channelSocket, labDescribe, LAB_GUESTS } from '../helpers/lab.js';
+import { channelSocket, labDescribe, LAB_GUESTS, pollGuestExec, viaTransport } from '../helpers/lab.js';
 import type { JsonSummary } from '../../src/report/index.js';
 
 // Issue 6 on real guests: clocks put off by +37 s, -2 min and +1 h; one run of the shipped
@@ -132,11 +132,7 @@ labDescribe(describe)('fleet time sync on lab guests', () => {
     const vm = LAB_GUESTS[2]!;
     // Sync first, so the RTC (written by guest-set-time's hwclock -w) is right.
     await skew(vm, 0);
-    const { pid } = await call(agent1(vm), 'guest-exec', { path: '/bin/busybox', arg: ['date', '-s', `@${Math.floor(Date.now() / 1000) + 90}`] }, opts);
-    for (let i = 0; i < 50; i++) {
-      if ((await call(agent1(vm), 'guest-exec-status', { pid }, opts)).exited) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await pollGuestExec(viaTransport(agent1(vm), opts.timeoutMs), '/bin/busybox', ['date', '-s', `@${Math.floor(Date.now() / 1000) + 90}`], { capture: false, timeoutMs: 5000, pollMs: 100 });
     expect((await trueOffset(vm)).offsetMs).toBeGreaterThan(85_000);
     const file = path.join(dir, 'rtc.yaml');
     writeFileSync(file, `name: rtc\ntargets:\n  - vm: ${vm}\nsteps:\n  - time-sync: { source: rtc, tolerance: 1500ms }\n`);

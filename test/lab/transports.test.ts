@@ -10,18 +10,16 @@ import { hostNowMs } from '../../src/util/clock.js';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { AgentError } from '../../src/errors.js';
-import type { GuestExecStatus } from '../../src/qga/commands.js';
 import { SocketTransport } from '../../src/transport/socket.js';
 import { call, type Transport } from '../../src/transport/transport.js';
 import { VirshTransport } from '../../src/transport/virsh.js';
-import { channelSocket, LAB_GUESTS, LAB_URI, labDescribe } from '../helpers/lab.js';
+import { channelSocket, LAB_GUESTS, LAB_URI, labDescribe, pollGuestExec, viaTransport, type ExecResult } from '../helpers/lab.js';
 
 const GUEST = LAB_GUESTS[0]!;
 const opts = { timeoutMs: 15_000 };
 const virsh = new VirshTransport({ uri: LAB_URI, domain: GUEST });
 const sock = new SocketTransport({ path: channelSocket(GUEST, 1) });
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The guest's clock offset from the host in ms: the sample with the shortest round trip. */
 async function measureOffset(t: Transport, samples = 3): Promise<{ offsetMs: number; rttMs: number }> {
@@ -47,23 +45,10 @@ async function restoreClock(): Promise<void> {
 }
 
 /** guest-exec with captured output, polling guest-exec-status until the process exited. */
-async function execCapture(t: Transport, path: string, args: string[]): Promise<{ pid: number; status: GuestExecStatus; stdout: string; stderr: string }> {
-  const { pid } = await call(t, 'guest-exec', { path, arg: args, 'capture-output': true }, opts);
-  expect(pid).toBeGreaterThan(0);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const status = await call(t, 'guest-exec-status', { pid }, opts);
-    if (status.exited) {
-      return {
-        pid,
-        status,
-        stdout: Buffer.from(status['out-data'] ?? '', 'base64').toString('utf8'),
-        stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
-      };
-    }
-    if (Date.now() > deadline) throw new Error(`${path} ${args.join(' ')}: still running after 20 s (pid ${pid})`);
-    await sleep(25);
-  }
+async function execCapture(t: Transport, path: string, args: string[]): Promise<ExecResult> {
+  const r = await pollGuestExec(viaTransport(t, opts.timeoutMs), path, args, { timeoutMs: 20_000, pollMs: 25 });
+  expect(r.pid).toBeGreaterThan(0);
+  return r;
 }
 
 function median(values: number[]): number {

@@ -34,7 +34,7 @@ function expectProblems(actual: string[], expected: string[]): void {
   expected.forEach((prefix, i) => expect(actual[i]!.startsWith(prefix) ? prefix : actual[i]).toBe(prefix));
 }
 
-const KINDS = 'ping, wait-agent, info, exec, file-read, file-write, time-get, time-sync, network, osinfo, hostname, users, timezone, fsinfo, disks, fsfreeze, fsthaw, fstrim, shutdown, reboot, set-password, agent';
+const KINDS = 'ping, wait-agent, info, exec, file-read, file-write, time-get, time-sync, network, osinfo, hostname, users, timezone, fsinfo, disks, load, fsfreeze, fsthaw, fstrim, shutdown, reboot, set-password, agent';
 
 describe('files that are not playbooks', () => {
   test('missing file', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { redact } from '../../src/report/redact.js';
-import { decodeExecStatus } from '../../src/steps/exec.js';
+import { decodeExecStatus } from '../../src/steps/kinds/exec.js';
 
 const SECRET = 'hunter2-s3cr3t';
 

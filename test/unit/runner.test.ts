@@ -1,57 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { parsePlaybook } from '../../src/playbook/load.js';
-import { runPlaybook } from '../../src/runner/run.js';
-import type { RunEvent } from '../../src/runner/types.js';
-import type { QgaRequest, RawReply } from '../../src/qga/protocol.js';
-import type { RequestOptions, Transport } from '../../src/transport/transport.js';
-import { CanceledError, TimeoutError, UnreachableError, abortError } from '../../src/errors.js';
+import { agentError, ok, playbook, runWith, type Handler } from '../helpers/memory-transport.js';
+import { CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
 
-type Handler = (vm: string, req: QgaRequest, options: RequestOptions) => unknown | Promise<unknown>;
-
-/** A transport whose answers come from a function; `ok(value)` and `agentError()` build replies. */
-class FakeTransport implements Transport {
-  readonly kind = 'socket' as const;
-  closed = false;
-  constructor(readonly describe: string, private readonly handler: Handler, readonly log: string[]) {}
-  async request(req: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
-    if (options.signal?.aborted) throw abortError(options.signal);
-    this.log.push(`${this.describe} ${req.execute}`);
-    const reply = await new Promise((resolve, reject) => {
-      options.signal?.addEventListener('abort', () => reject(abortError(options.signal!)), { once: true });
-      Promise.resolve()
-        .then(() => this.handler(this.describe, req, options))
-        .then(resolve, reject);
-    });
-    return { text: JSON.stringify(reply), reply: reply as RawReply['reply'] };
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
-
-const ok = (value: unknown = {}) => ({ return: value });
-const agentError = (cls: string, desc: string) => ({ error: { class: cls, desc } });
-
-function playbook(yamlSteps: string, targets = ['a', 'b'], extra = ''): ReturnType<typeof parsePlaybook>['playbook'] {
-  const text = `name: t\n${extra}targets:\n${targets.map((t) => `  - vm: ${t}\n    socket: /fake/${t}.sock\n`).join('')}steps:\n${yamlSteps}`;
-  return parsePlaybook(text, '/tmp/t.yaml').playbook;
-}
-
-async function run(pb: ReturnType<typeof playbook>, handler: Handler, options: { signal?: AbortSignal; concurrency?: number } = {}) {
-  const log: string[] = [];
-  const events: RunEvent[] = [];
-  const transports: FakeTransport[] = [];
-  const result = await runPlaybook(pb, {
-    ...options,
-    listener: (e) => events.push(e),
-    transportFor: (p) => {
-      const t = new FakeTransport(p.vm, handler, log);
-      transports.push(t);
-      return t;
-    },
-  });
-  return { result, log, events, transports };
-}
+const run = runWith;
 
 const statuses = (r: Awaited<ReturnType<typeof run>>['result'], vm: string) => r.vms.find((v) => v.vm === vm)!.steps.map((s) => s.status);
 

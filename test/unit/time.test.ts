@@ -1,39 +1,39 @@
 import { describe, expect, test } from '@jest/globals';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook } from '../../src/runner/run.js';
-import type { QgaRequest, RawReply } from '../../src/qga/protocol.js';
-import type { Transport } from '../../src/transport/transport.js';
+import type { RawReply } from '../../src/qga/protocol.js';
+import { MemoryTransport } from '../helpers/memory-transport.js';
 import { hostNowMs } from '../../src/util/clock.js';
 
 /** A guest clock `offsetMs` off the host's, reached with a symmetric delay of `oneWayMs`. */
-class SimulatedGuest implements Transport {
-  readonly kind = 'socket' as const;
-  readonly describe = 'sim';
+class SimulatedGuest extends MemoryTransport {
+  offsetMs: number;
   sets: (number | undefined)[] = [];
   constructor(
-    public offsetMs: number,
-    private readonly oneWayMs: number,
-    private readonly onSet: (guest: SimulatedGuest, timeNs?: number) => RawReply['reply'] = (g, t) => {
+    offsetMs: number,
+    oneWayMs: number,
+    onSet: (guest: SimulatedGuest, timeNs?: number) => RawReply['reply'] = (g, t) => {
       if (t !== undefined) g.offsetMs = t / 1e6 - hostNowMs();
       return { return: {} };
     },
-  ) {}
-  private wait(): Promise<void> {
-    return new Promise((r) => setTimeout(r, this.oneWayMs));
+  ) {
+    const wait = (): Promise<void> => new Promise((r) => setTimeout(r, oneWayMs));
+    super('sim', async (_vm, req) => {
+      await wait();
+      let reply: RawReply['reply'];
+      if (req.execute === 'guest-get-time') reply = { return: Math.round((hostNowMs() + guest.offsetMs) * 1e6) };
+      else if (req.execute === 'guest-set-time') {
+        const t = (req.arguments as { time?: number } | undefined)?.time;
+        guest.sets.push(t);
+        reply = onSet(guest, t);
+      } else reply = { return: {} };
+      await wait();
+      return reply;
+    });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const guest = this;
+    this.offsetMs = offsetMs;
   }
-  async request(req: QgaRequest): Promise<RawReply> {
-    await this.wait();
-    let reply: RawReply['reply'];
-    if (req.execute === 'guest-get-time') reply = { return: Math.round((hostNowMs() + this.offsetMs) * 1e6) };
-    else if (req.execute === 'guest-set-time') {
-      const t = (req.arguments as { time?: number } | undefined)?.time;
-      this.sets.push(t);
-      reply = this.onSet(this, t);
-    } else reply = { return: {} };
-    await this.wait();
-    return { text: JSON.stringify(reply), reply };
-  }
-  async close(): Promise<void> {}
 }
 
 async function sync(guest: SimulatedGuest, params = '') {

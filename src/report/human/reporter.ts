@@ -1,6 +1,6 @@
 import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus } from '../../runner/types.js';
 import { padEnd, printable, textWidth, truncate, wrap } from '../format.js';
-import { formatElapsed } from '../../util/format.js';
+import { formatElapsed } from '../../util/elapsed.js';
 import { isProblem, stepDetail, stepWarning, vmDetail } from '../key-result.js';
 import { redact } from '../redact.js';
 import type { Reporter } from '../reporter.js';

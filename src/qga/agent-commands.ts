@@ -62,7 +62,26 @@ export interface QgaCommands {
   'guest-fsfreeze-thaw': { args: undefined; ret: number };
   'guest-fstrim': { args: { minimum?: number } | undefined; ret: unknown };
   'guest-set-user-password': { args: { username: string; password: string; crypted: boolean }; ret: Record<string, never> };
+  // QEMU 10 and later.
+  'guest-get-load': { args: undefined; ret: { load1: number; load5: number; load15: number } };
 }
+
+/**
+ * The commands of QEMU's qga/qapi-schema.json, typed above or not: an `agent` step naming
+ * another is only warned about (newer agents add commands).
+ */
+export const KNOWN_COMMANDS: readonly string[] = [
+  'guest-sync', 'guest-sync-delimited', 'guest-ping', 'guest-info', 'guest-get-time', 'guest-set-time',
+  'guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid',
+  'guest-file-open', 'guest-file-close', 'guest-file-read', 'guest-file-write', 'guest-file-seek', 'guest-file-flush',
+  'guest-fsfreeze-status', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-fsfreeze-thaw', 'guest-fstrim',
+  'guest-network-get-interfaces', 'guest-network-get-route', 'guest-get-vcpus', 'guest-set-vcpus',
+  'guest-get-memory-blocks', 'guest-set-memory-blocks', 'guest-get-memory-block-info', 'guest-get-disks',
+  'guest-get-fsinfo', 'guest-get-diskstats', 'guest-get-cpustats', 'guest-get-load', 'guest-set-user-password',
+  'guest-ssh-get-authorized-keys', 'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys',
+  'guest-get-host-name', 'guest-get-users', 'guest-get-timezone', 'guest-get-osinfo', 'guest-get-devices',
+  'guest-exec', 'guest-exec-status',
+];
 
 export type QgaCommandName = keyof QgaCommands;
 export type ArgsOf<C extends QgaCommandName> = QgaCommands[C]['args'];

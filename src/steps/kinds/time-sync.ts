@@ -1,74 +1,22 @@
-import { AgentError, ProtocolError, StepFailedError, withResult } from '../errors.js';
-import { unwrapReply } from '../qga/protocol.js';
-import { defineStep, explainAgentError, type StepContext } from './context.js';
-import { round } from './query.js';
-import { hostNowMs } from '../util/clock.js';
+import { AgentError, StepFailedError, withResult } from '../../errors.js';
+import { hostNowMs } from '../../util/clock.js';
+import { explainAgentError } from '../agent-error.js';
+import { formatOffset, measureOffset, type ClockMeasurement } from '../clock.js';
+import type { StepContext } from '../context.js';
+import { defineKind, finite, writtenDuration } from '../kind.js';
 
+const DEFAULT_SAMPLES = 5;
+const DEFAULT_THRESHOLD_MS = 100;
+const DEFAULT_TOLERANCE_MS = 50;
 
-/** One clock measurement: the guest's offset from the host and its error bound. */
-export interface ClockMeasurement {
-  offsetMs: number;
-  /** The true offset is within offsetMs ± this: half the window in which the guest read its clock. */
-  errorBoundMs: number;
-  rttMs: number;
-  /** Typical delay from sending a request to the middle of the agent's handling of it. */
-  leadMs: number;
-  /** Typical delay from the start of the agent's handling window to its reading the clock. */
-  readDelayMs: number;
+/** What a time-sync does. */
+export interface TimeSyncParams {
+  thresholdMs: number;
+  source: 'host' | 'rtc';
+  toleranceMs: number;
+  measureOnly: boolean;
   samples: number;
 }
-
-/**
- * Takes `samples` guest-get-time readings and keeps the one read in the narrowest host-clock
- * window: offset = guest time - the window's midpoint. The window is what the transport knows
- * (through virsh: the command's own run, without start-up), else the request's round trip.
- */
-export async function measureOffset(ctx: StepContext, samples: number): Promise<ClockMeasurement> {
-  let best: { offset: number; bound: number; rtt: number } | undefined;
-  const leads: number[] = [];
-  const readDelays: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = hostNowMs();
-    const raw = await ctx.request({ execute: 'guest-get-time' });
-    const t1 = hostNowMs();
-    if (raw === null) throw new ProtocolError('guest-get-time sent no reply');
-    let ns: number;
-    try {
-      ns = unwrapReply('guest-get-time', raw.reply) as number;
-    } catch (err) {
-      throw explainAgentError(err);
-    }
-    // 1e400 parses as Infinity: a number, but no time.
-    if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
-    const window = raw.window ?? { startMs: t0, endMs: t1 };
-    const mid = (window.startMs + window.endMs) / 2;
-    leads.push(mid - t0);
-    readDelays.push(mid - window.startMs);
-    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0 };
-    if (!best || sample.bound < best.bound) best = sample;
-  }
-  return {
-    offsetMs: round(best!.offset),
-    errorBoundMs: round(best!.bound),
-    rttMs: round(best!.rtt),
-    leadMs: round(median(leads)),
-    readDelayMs: round(median(readDelays)),
-    samples,
-  };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-}
-
-export const timeGet = defineStep({
-  kind: 'time-get',
-  commands: () => ['guest-get-time'],
-  async run(params, ctx) {
-    const { offsetMs, errorBoundMs, rttMs, samples } = await measureOffset(ctx, params.samples);
-    return { offsetMs, errorBoundMs, rttMs, samples };
-  },
-});
 
 const SET_ATTEMPTS = 5;
 
@@ -115,10 +63,33 @@ export interface TimeSyncResult {
  * measures again and fails
  * when the offset is still above the tolerance.
  */
-export const timeSync = defineStep({
+export const timeSync = defineKind({
   kind: 'time-sync',
+  schema: {
+    description: "Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).",
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: {
+      threshold: { description: 'Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.', $ref: '#/definitions/duration', default: '100ms' },
+      source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
+      tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
+      'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
+      samples: { description: 'Samples per measurement. Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+    },
+  },
+  normalise: (w): TimeSyncParams => ({
+    thresholdMs: writtenDuration(w.threshold, DEFAULT_THRESHOLD_MS),
+    source: (w.source as 'host' | 'rtc' | undefined) ?? 'host',
+    toleranceMs: writtenDuration(w.tolerance, DEFAULT_TOLERANCE_MS),
+    measureOnly: (w['measure-only'] as boolean | undefined) ?? false,
+    samples: (w.samples as number | undefined) ?? DEFAULT_SAMPLES,
+  }),
+  rule(ctx) {
+    ctx.duration([...ctx.at, 'threshold'], ctx.params?.threshold, { positive: false });
+    ctx.duration([...ctx.at, 'tolerance'], ctx.params?.tolerance, { positive: false });
+  },
   commands: (params) => (params.measureOnly ? ['guest-get-time'] : ['guest-get-time', 'guest-set-time']),
-  async run(params, ctx) {
+  async run(params, ctx): Promise<TimeSyncResult> {
     const before = await measureOffset(ctx, params.samples);
     const result: TimeSyncResult = {
       action: 'none',
@@ -168,7 +139,29 @@ export const timeSync = defineStep({
     if (result.setError) result.note = `guest-set-time reported an error, but the clock was set: ${result.setError}`;
     return result;
   },
+  report: {
+    clockOffsetMs(result) {
+      const beforeMs = finite(result.offsetBeforeMs);
+      if (beforeMs === undefined) return undefined;
+      const afterMs = finite(result.offsetAfterMs);
+      return afterMs === undefined ? { beforeMs } : { beforeMs, afterMs };
+    },
+    warning: driftWarning,
+    syncAction(result) {
+      if (result.action === 'set') return 'set';
+      if (result.action !== 'none') return undefined;
+      return driftWarning(result) ? 'drift' : 'none';
+    },
+  },
 });
+
+/** A measure-only sync (action none) that found the clock off by more than its threshold, and by design left it. */
+function driftWarning(result: Partial<TimeSyncResult>): string | undefined {
+  const before = finite(result.offsetBeforeMs);
+  const threshold = finite(result.thresholdMs);
+  if (before === undefined || threshold === undefined || result.action !== 'none' || threshold <= 0 || Math.abs(before) <= threshold) return undefined;
+  return `clock off by ${formatOffset(before)}, above the threshold of ${formatOffset(threshold).slice(1)}; measure-only: not corrected`;
+}
 
 function explainFailure(err: unknown, source: 'host' | 'rtc', result: TimeSyncResult): unknown {
   if (err instanceof StepFailedError) {

@@ -1,8 +1,10 @@
-import { abortError, notRetryable, ProtocolError, TimeoutError, withResult } from '../errors.js';
-import type { GuestExecStatus } from '../qga/commands.js';
-import { formatElapsed } from '../util/format.js';
-import { defineStep, reveal, type StepContext } from './context.js';
-import { isSecret } from '../playbook/secret.js';
+import { abortError, notRetryable, ProtocolError, TimeoutError, withResult } from '../../errors.js';
+import type { GuestExecStatus } from '../../qga/agent-commands.js';
+import { formatElapsed } from '../../util/elapsed.js';
+import { isSecret, SecretValue } from '../../playbook/secret.js';
+import type { Secret } from '../../playbook/types.js';
+import { defineKind, finite, isMap, optional, reveal, type Written } from '../kind.js';
+import type { StepContext } from '../context.js';
 
 /** Decoded result of a guest-exec. */
 export interface ExecResult {
@@ -47,15 +49,63 @@ export function decodeExecStatus(pid: number, status: GuestExecStatus, durationM
   return result;
 }
 
+/** What an exec step runs. */
+export interface ExecParams {
+  path: string;
+  args: string[];
+  env?: Record<string, string | Secret>;
+  stdin?: string | Secret;
+  capture: boolean | 'merged';
+}
+
+const secretOr = (v: unknown): string | Secret => (isMap(v) ? new SecretValue(String(v.value)) : String(v));
+
 /**
  * Runs a program in the guest and polls guest-exec-status with backoff until it exits. The
  * protocol cannot kill a process: at the deadline the step times out and reports the pid.
  */
-export const exec = defineStep({
+export const exec = defineKind({
   kind: 'exec',
+  schema: {
+    description: "Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.",
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: { description: 'Program to run (PATH is searched).', type: 'string', minLength: 1 },
+      args: { description: 'Arguments.', type: 'array', items: { $ref: '#/definitions/word' } },
+      env: {
+        description: "Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.",
+        type: 'object',
+        additionalProperties: {
+          type: ['string', 'number', 'boolean', 'object'],
+          additionalProperties: false,
+          required: ['value', 'secret'],
+          properties: { value: { type: 'string' }, secret: { const: true } },
+        },
+      },
+      stdin: { description: 'Text given on standard input.', $ref: '#/definitions/secretString' },
+      capture: {
+        description: 'Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.',
+        enum: [true, false, 'merged'],
+        default: true,
+      },
+    },
+  },
+  normalise: (w): ExecParams => ({
+    path: String(w.path),
+    args: ((w.args as unknown[] | undefined) ?? []).map(String),
+    ...optional('env', w.env, (env) => Object.fromEntries(Object.entries(env as Written).map(([k, v]) => [k, secretOr(v)]))),
+    ...optional('stdin', w.stdin, secretOr),
+    capture: (w.capture as boolean | 'merged' | undefined) ?? true,
+  }),
+  defaultName(params) {
+    const line = ['exec', params.path, ...params.args].join(' ');
+    return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+  },
   commands: () => ['guest-exec', 'guest-exec-status'],
   defaultExpect: [{ path: ['exitCode'], op: 'eq', value: 0, text: 'exitCode == 0' }],
-  async run(params, ctx) {
+  async run(params, ctx): Promise<ExecResult> {
     const started = Date.now();
     const args: Parameters<typeof ctx.call<'guest-exec'>>[1] = { path: params.path, 'capture-output': params.capture };
     if (params.args.length > 0) args.arg = params.args;
@@ -74,6 +124,9 @@ export const exec = defineStep({
     } catch (err) {
       throw notRetryable(err);
     }
+  },
+  report: {
+    exitCode: (result) => finite(result.exitCode),
   },
 });
 

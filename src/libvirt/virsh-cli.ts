@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { abortError, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
-import { formatElapsed } from '../util/format.js';
+import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
 
 /** How virsh's error text is read: an agent error (with its class recovered) or unreachable. */

@@ -1,13 +1,25 @@
-import { errorMessage, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
-import { formatElapsed } from '../util/format.js';
-import { defineStep } from './context.js';
+import { errorMessage, TimeoutError, UnreachableError, type UnreachableCode } from '../../errors.js';
+import { formatElapsed } from '../../util/elapsed.js';
+import { defineKind, writtenDuration } from '../kind.js';
+
+const DEFAULT_INTERVAL_MS = 1000;
 
 // Waiting cannot fix these: the domain or its channel does not exist, or libvirt is not there.
 const PERMANENT: ReadonlySet<UnreachableCode> = new Set(['AGENT_NOT_CONFIGURED', 'NO_SUCH_DOMAIN', 'CHANNEL_NOT_FOUND', 'VIRSH_MISSING', 'PERMISSION_DENIED']);
 
 /** Polls guest-ping until the agent answers: for guests still booting. */
-export const waitAgent = defineStep({
+export const waitAgent = defineKind({
   kind: 'wait-agent',
+  schema: {
+    description: "Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.",
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: {
+      interval: { description: 'Pause between polls. Default: 1s.', $ref: '#/definitions/duration', default: '1s' },
+    },
+  },
+  normalise: (w): { intervalMs: number } => ({ intervalMs: writtenDuration(w.interval, DEFAULT_INTERVAL_MS) }),
+  rule: (ctx) => ctx.duration([...ctx.at, 'interval'], ctx.params?.interval, { positive: true }),
   commands: () => ['guest-ping'],
   async run(params, ctx) {
     const started = Date.now();

@@ -1,0 +1,69 @@
+import { ProtocolError } from '../errors.js';
+import { unwrapReply } from '../qga/protocol.js';
+import { hostNowMs } from '../util/clock.js';
+import { explainAgentError } from './agent-error.js';
+import type { StepContext } from './context.js';
+import { round } from './kind.js';
+
+/** One clock measurement: the guest's offset from the host and its error bound. */
+export interface ClockMeasurement {
+  offsetMs: number;
+  /** The true offset is within offsetMs ± this: half the window in which the guest read its clock. */
+  errorBoundMs: number;
+  rttMs: number;
+  /** Typical delay from sending a request to the middle of the agent's handling of it. */
+  leadMs: number;
+  /** Typical delay from the start of the agent's handling window to its reading the clock. */
+  readDelayMs: number;
+  samples: number;
+}
+
+/**
+ * Takes `samples` guest-get-time readings and keeps the one read in the narrowest host-clock
+ * window: offset = guest time - the window's midpoint. The window is what the transport knows
+ * (through virsh: the command's own run, without start-up), else the request's round trip.
+ */
+export async function measureOffset(ctx: StepContext, samples: number): Promise<ClockMeasurement> {
+  let best: { offset: number; bound: number; rtt: number } | undefined;
+  const leads: number[] = [];
+  const readDelays: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = hostNowMs();
+    const raw = await ctx.request({ execute: 'guest-get-time' });
+    const t1 = hostNowMs();
+    if (raw === null) throw new ProtocolError('guest-get-time sent no reply');
+    let ns: number;
+    try {
+      ns = unwrapReply('guest-get-time', raw.reply) as number;
+    } catch (err) {
+      throw explainAgentError(err);
+    }
+    // 1e400 parses as Infinity: a number, but no time.
+    if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
+    const window = raw.window ?? { startMs: t0, endMs: t1 };
+    const mid = (window.startMs + window.endMs) / 2;
+    leads.push(mid - t0);
+    readDelays.push(mid - window.startMs);
+    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0 };
+    if (!best || sample.bound < best.bound) best = sample;
+  }
+  return {
+    offsetMs: round(best!.offset),
+    errorBoundMs: round(best!.bound),
+    rttMs: round(best!.rtt),
+    leadMs: round(median(leads)),
+    readDelayMs: round(median(readDelays)),
+    samples,
+  };
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
+/** `+12.3 ms`, `-1.250 s`: an offset with its sign. */
+export function formatOffset(ms: number): string {
+  const sign = ms < 0 ? '-' : '+';
+  const abs = Math.abs(ms);
+  return abs < 1000 ? `${sign}${abs.toFixed(1)} ms` : `${sign}${(abs / 1000).toFixed(3)} s`;
+}
