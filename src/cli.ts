@@ -6,6 +6,7 @@ import { agentCommand, type AgentArgs } from './commands/agent.js';
 import { runCommand, type RunArgs } from './commands/run.js';
 import { checkCommand, type CheckArgs } from './commands/check.js';
 import { listCommand, type ListArgs } from './commands/list.js';
+import { watchCommand, type WatchArgs } from './commands/watch.js';
 
 export { defaultUri } from './commands/common.js';
 export type { Io } from './commands/common.js';
@@ -38,6 +39,26 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .example('$0 run fleet-timesync.yaml --dry-run', 'show which VMs and transports would be used')
           .epilog(EXIT_HELP),
       (argv) => setResult(runCommand(argv as unknown as RunArgs, io, signal)),
+    )
+    .command(
+      'watch <playbook>',
+      'Run as a service: react to libvirt events (resume, restore, migration, start, agent up) by running the playbook on that VM; run it all every `every:`',
+      (y) =>
+        y
+          .positional('playbook', { type: 'string', demandOption: true, describe: 'the playbook file (YAML); SIGHUP re-reads it' })
+          .option('concurrency', { type: 'number', describe: "VMs at once (default: the playbook's, else 8)" })
+          .option('connect', { alias: 'c', type: 'string', describe: "libvirt URI replacing the playbook's default connection" })
+          .option('report-dir', { type: 'string', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" })
+          .option('keep', { type: 'number', describe: "keep the last N full passes' reports under DIR/history/" })
+          .option('metrics', { type: 'string', describe: 'keep Prometheus metrics current in this file (node_exporter textfile collector)' })
+          .option('listen', { type: 'string', describe: 'serve /metrics and /healthz on [HOST:]PORT (default host 127.0.0.1; loopback only)' })
+          .option('listen-non-loopback', { type: 'boolean', describe: 'allow --listen on a non-loopback address (the endpoints have no authentication)' })
+          .option('stop-timeout', { type: 'string', default: '10s', describe: 'on SIGTERM, how long runs in flight may finish before they are canceled' })
+          .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log lines on stderr: text, or one JSON object per line' })
+          .option('lock-wait', { type: 'string', default: '0s', describe: 'how long to wait for another run on the same report directory' })
+          .example('$0 watch playbooks/fleet-timesync.yaml --listen 9464', "fix a guest's clock within a second of resume/restore/migration; metrics on 127.0.0.1:9464")
+          .epilog('SIGTERM/SIGINT: finish (or after --stop-timeout cancel) runs in flight, write reports, exit 0. SIGHUP: re-read the playbook; an invalid one is logged and the old one kept.'),
+      (argv) => setResult(watchCommand(argv as unknown as WatchArgs, io, signal)),
     )
     .command(
       'check <playbook>',
@@ -82,7 +103,7 @@ function buildParser(args: string[], io: Io, signal: AbortSignal, setResult: (p:
           .epilog(EXIT_HELP),
       (argv) => setResult(agentCommand(argv as unknown as AgentArgs, io, signal)),
     )
-    .demandCommand(1, 'Give a command: run, check, list or agent')
+    .demandCommand(1, 'Give a command: run, watch, check, list or agent')
     .strict()
     .help()
     .alias('h', 'help')

@@ -120,6 +120,8 @@ export const durationLimits: Rule = (ctx) => {
     if (ms > MAX_DURATION_MS) ctx.error(path, `${written} is too long (at most ${formatDuration(MAX_DURATION_MS)})`);
   };
   check(['timeout'], ctx.data.timeout, true);
+  check(['every'], ctx.data.every, true);
+  if (isMap(ctx.data.watch)) check(['watch', 'settle'], ctx.data.watch.settle, false);
   for (const { index, kind, step, params } of steps(ctx)) {
     check(['steps', index, 'timeout'], step.timeout, true);
     check(['steps', index, 'retry-delay'], step['retry-delay'], false);
