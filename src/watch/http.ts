@@ -51,21 +51,32 @@ export async function startHttpServer(address: ListenAddress, handlers: HttpHand
   const server: Server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
+    let status = 200;
+    let type = 'text/plain; charset=utf-8';
+    let body: string;
     try {
+      // The body first: a handler that throws must not leave a 200 half sent.
       if (url === '/metrics') {
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : handlers.metrics());
+        type = 'text/plain; version=0.0.4; charset=utf-8';
+        body = handlers.metrics();
       } else if (url === '/healthz') {
         const h = handlers.health();
-        res.writeHead(h.ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(req.method === 'HEAD' ? undefined : `${JSON.stringify(h.body)}\n`);
+        status = h.ok ? 200 : 503;
+        type = 'application/json';
+        body = `${JSON.stringify(h.body)}\n`;
       } else {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+        status = 404;
+        body = 'not found: try /metrics or /healthz\n';
       }
     } catch {
-      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('internal error\n');
+      status = 500;
+      type = 'text/plain; charset=utf-8';
+      body = 'internal error\n';
     }
+    res.writeHead(status, { 'Content-Type': type }).end(req.method === 'HEAD' ? undefined : body);
   });
   // A scraper that opens connections and never sends must not hold descriptors for long.
   server.maxConnections = 64;
