@@ -151,7 +151,7 @@ describe('watch with a fake virsh', () => {
     expect(health.ok).toBe(false);
     expect((health.body as { streams: { connect: string; up: boolean }[] }).streams).toEqual([
       { connect: 'qemu:///system', up: true, starts: 1 },
-      { connect: 'qemu+ssh://root@dead/system', up: false, starts: expect.any(Number) as number },
+      { connect: 'qemu+ssh://root@dead/system', up: false, starts: expect.any(Number) as unknown as number },
     ]);
   });
 
