@@ -12,6 +12,8 @@ export interface EventRunRecord {
   eventAt: string;
   /** Events folded into this run (1: just this one). */
   events: number;
+  /** 1 for the first run after the event; more when an earlier one failed. */
+  attempt: number;
   status: VmReport['status'];
   action?: 'none' | 'set';
   offsetBeforeMs?: number;
@@ -28,7 +30,7 @@ function lastTimeSync(report: VmReport): StepReport | undefined {
 }
 
 /** The record of a run started by `event` (the first of `events` coalesced events). */
-export function eventRunRecord(report: VmReport, event: DomainEvent, events: number): EventRunRecord {
+export function eventRunRecord(report: VmReport, event: DomainEvent, events: number, attempt = 1): EventRunRecord {
   const record: EventRunRecord = {
     vm: report.vm,
     connect: report.connect,
@@ -36,6 +38,7 @@ export function eventRunRecord(report: VmReport, event: DomainEvent, events: num
     event: `${event.event} ${event.detail}`,
     eventAt: new Date(event.atMs).toISOString(),
     events,
+    attempt,
     status: report.status,
     detail: vmDetail(report),
   };
@@ -59,7 +62,7 @@ export function eventRunRecord(report: VmReport, event: DomainEvent, events: num
 
 /** One line for a person (names are JSON-quoted: they are hostile input). */
 export function formatEventRun(r: EventRunRecord): string {
-  const more = r.events > 1 ? ` +${r.events - 1} more` : '';
+  const more = `${r.events > 1 ? ` +${r.events - 1} more` : ''}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}`;
   let what = `${r.status}: ${r.detail}`;
   if (r.offsetBeforeMs !== undefined) {
     const after = r.offsetAfterMs === undefined ? ' (within threshold, left alone)' : ` -> ${formatOffset(r.offsetAfterMs)}`;

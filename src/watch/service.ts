@@ -43,7 +43,12 @@ interface Pass {
   done: () => void;
 }
 
-type Reason = { ref: VmRef } & ({ kind: 'event'; event: DomainEvent } | { kind: 'pass'; pass: Pass });
+/** `attempt` counts an event's runs: one that failed or did not reach the guest is tried again. */
+type Reason = { ref: VmRef } & ({ kind: 'event'; event: DomainEvent; attempt?: number } | { kind: 'pass'; pass: Pass });
+
+/** Extra runs after an event whose run failed or was unreachable, and the pause before each. */
+export const EVENT_RETRIES = 2;
+export const EVENT_RETRY_DELAY_MS = 1000;
 
 interface VmRef {
   /** libvirt URI, or undefined for a direct socket target. */
@@ -218,7 +223,16 @@ export class WatchService {
       if (!report) return;
       const firstEvent = request.reasons.find((r) => r.kind === 'event');
       this.metrics.run(firstEvent ? 'event' : 'pass', report.status);
-      if (firstEvent?.kind === 'event') this.logEventRun(eventRunRecord(report, firstEvent.event, request.reasons.filter((r) => r.kind === 'event').length));
+      if (firstEvent?.kind === 'event') {
+        this.logEventRun(eventRunRecord(report, firstEvent.event, request.reasons.filter((r) => r.kind === 'event').length, firstEvent.attempt ?? 1));
+        // A guest just resumed or restored may be busy, and a busy host can make a set land off:
+        // the clock is wrong until a run succeeds, so try again a few times.
+        const attempt = firstEvent.attempt ?? 1;
+        if ((report.status === 'failed' || report.status === 'unreachable') && attempt <= EVENT_RETRIES && !this.stopping) {
+          this.options.log(`retrying ${JSON.stringify(ref.name)} in ${EVENT_RETRY_DELAY_MS / 1000} s (attempt ${attempt + 1} of ${EVENT_RETRIES + 1} for the ${firstEvent.event.trigger} event)`);
+          this.request({ ...firstEvent, attempt: attempt + 1 }, EVENT_RETRY_DELAY_MS, firstEvent.event.atMs);
+        }
+      }
       await this.reports.vmDone(key, report).catch((err: unknown) => this.options.log(`cannot write the report of ${JSON.stringify(ref.name)}: ${errorMessage(err)}`));
     } catch (err) {
       this.options.log(`internal error running ${JSON.stringify(ref.name)}: ${errorMessage(err)}`);

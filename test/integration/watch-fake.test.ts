@@ -169,6 +169,19 @@ describe('watch with a fake virsh', () => {
     expect(logs.join('\n')).toMatch(/still going after 0.5 s: canceling them/);
   });
 
+  test('an event run that does not reach the guest is tried again, twice, then left to the next event', async () => {
+    script('stream-1', ['wait go', emit(lifecycle('not-connected', 'Resumed Unpaused'))]);
+    const s = start('name: w\ntargets:\n  - vm: not-connected\nsteps:\n  - ping\n');
+    await until('up', () => s.health().ok && passes().length === 1);
+    go('go');
+    await until('three attempts', () => eventRuns().length === 3);
+    expect(eventRuns().map((l) => /\(attempt (\d)\)/.exec(l)?.[1] ?? '1')).toEqual(['1', '2', '3']);
+    expect(eventRuns().every((l) => / -> unreachable: /.test(l))).toBe(true);
+    expect(logs.filter((l) => l.startsWith('retrying "not-connected" in 1 s'))).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(eventRuns()).toHaveLength(3);
+  });
+
   test('reload: a new playbook changes which domains and connections are watched', async () => {
     script('stream-1', ['wait go', emit(lifecycle('web-1', 'Resumed Unpaused')), emit(lifecycle('db-1', 'Resumed Unpaused'))]);
     script('stream-2', ['wait go2', emit(lifecycle('web-1', 'Resumed Unpaused')), emit(lifecycle('db-1', 'Resumed Unpaused'))]);
