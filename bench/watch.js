@@ -12,6 +12,7 @@ import { runPlaybook } from '../dist/runner/run.js';
 import { parseEventLine } from '../dist/watch/events.js';
 import { Scheduler } from '../dist/watch/scheduler.js';
 import { WatchService } from '../dist/watch/service.js';
+import { setInterval, clearInterval } from 'node:timers';
 import { startAgents } from './agents.js';
 
 const N = Number(process.env.QGA_PLAY_BENCH_AGENTS ?? 1000);

@@ -34,7 +34,7 @@ interface WrittenPlaybook {
   targets: { vm: string; connect?: string; channel?: string; socket?: string; ssh?: string; exclude?: string[] }[];
   steps: unknown[];
   every?: string | number;
-  watch?: { on?: string[]; settle?: string | number };
+  watch?: { on?: string[]; settle?: string | number; retries?: number };
 }
 
 /** Reads, validates and normalises a playbook file; throws PlaybookError listing every problem. */

@@ -118,6 +118,8 @@ export type WatchTrigger = 'resumed' | 'restored' | 'migrated' | 'started' | 'ag
 export interface WatchSpec {
   on: WatchTrigger[];
   settleMs: number;
+  /** Extra runs after an event whose run failed or was unreachable. */
+  retries: number;
 }
 
 /** A loaded, validated and normalised playbook. */

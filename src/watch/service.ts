@@ -46,8 +46,7 @@ interface Pass {
 /** `attempt` counts an event's runs: one that failed or did not reach the guest is tried again. */
 type Reason = { ref: VmRef } & ({ kind: 'event'; event: DomainEvent; attempt?: number } | { kind: 'pass'; pass: Pass });
 
-/** Extra runs after an event whose run failed or was unreachable, and the pause before each. */
-export const EVENT_RETRIES = 2;
+/** The pause before running again after an event whose run failed or was unreachable. */
 export const EVENT_RETRY_DELAY_MS = 1000;
 
 interface VmRef {
@@ -228,8 +227,9 @@ export class WatchService {
         // A guest just resumed or restored may be busy, and a busy host can make a set land off:
         // the clock is wrong until a run succeeds, so try again a few times.
         const attempt = firstEvent.attempt ?? 1;
-        if ((report.status === 'failed' || report.status === 'unreachable') && attempt <= EVENT_RETRIES && !this.stopping) {
-          this.options.log(`retrying ${JSON.stringify(ref.name)} in ${EVENT_RETRY_DELAY_MS / 1000} s (attempt ${attempt + 1} of ${EVENT_RETRIES + 1} for the ${firstEvent.event.trigger} event)`);
+        const retries = watchSpecOf(this.playbook).retries;
+        if ((report.status === 'failed' || report.status === 'unreachable') && attempt <= retries && !this.stopping) {
+          this.options.log(`retrying ${JSON.stringify(ref.name)} in ${EVENT_RETRY_DELAY_MS / 1000} s (attempt ${attempt + 1} of ${retries + 1} for the ${firstEvent.event.trigger} event)`);
           this.request({ ...firstEvent, attempt: attempt + 1 }, EVENT_RETRY_DELAY_MS, firstEvent.event.atMs);
         }
       }

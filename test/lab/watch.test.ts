@@ -29,7 +29,7 @@ let socket: SocketTransport | undefined;
 const virsh = (...args: string[]) => execa('virsh', ['-c', LAB_URI, ...args], { stdin: 'ignore', timeout: 120_000 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Record_ {
+interface LogRecord {
   kind?: string;
   msg: string;
   vm?: string;
@@ -40,11 +40,11 @@ interface Record_ {
   offsetAfterMs?: number;
   correctedAfterMs?: number;
 }
-const records = (): Record_[] =>
+const records = (): LogRecord[] =>
   stderr
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record_);
+    .map((l) => JSON.parse(l) as LogRecord);
 const eventRuns = (vm = GUEST) => records().filter((r) => r.kind === 'event-run' && r.vm === vm);
 const messages = () => records().map((r) => r.msg);
 
@@ -98,9 +98,17 @@ const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math
 
 function startWatch(extra: string[] = []): void {
   const file = path.join(dir, 'watch.yaml');
-  // The shipped fleet-timesync.yaml's steps and watch settings, aimed at one guest only.
+  // The shipped fleet-timesync.yaml, aimed at one guest, with the bar of this test: set when more
+  // than 4 ms off, and a set that lands further off fails (and the watch runs again).
   const shipped = readFileSync(path.join(ROOT, 'playbooks/fleet-timesync.yaml'), 'utf8');
-  writeFileSync(file, shipped.replace('  - vm: "*"          # every running domain', `  - vm: ${JSON.stringify(GUEST)}`).replace('every: 15m', 'every: 1h'));
+  const tight = shipped
+    .replace('  - vm: "*"          # every running domain', `  - vm: ${JSON.stringify(GUEST)}`)
+    .replace('every: 15m', 'every: 1h')
+    .replace(/^ {2}- time-sync .*$/m, '  - time-sync: { threshold: 4ms, tolerance: 4ms }')
+    .replace('  settle: 100ms', '  retries: 4\n  settle: 100ms');
+  expect(tight).toContain('time-sync: { threshold: 4ms');
+  expect(tight).toContain('retries: 4');
+  writeFileSync(file, tight);
   stderr = '';
   watch = execa(process.execPath, [path.join(ROOT, 'bin/qga-play.js'), 'watch', file, '--report-dir', path.join(dir, 'reports'), '--log-format', 'json', '--metrics', path.join(dir, 'watch.prom'), ...extra], { reject: false, stdin: 'ignore' });
   watch.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -133,6 +141,7 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
   test(`pause ${PAUSE_MS / 1000} s and resume, ${RESUMES} times: corrected within ${CORRECTED_MS} ms each time (delay from virsh resume logged)`, async () => {
     const delays: number[] = [];
     const toolDelays: number[] = [];
+    const attempts: number[] = [];
     for (let i = 0; i < RESUMES; i++) {
       const before = eventRuns().length;
       await virsh('suspend', GUEST);
@@ -141,11 +150,13 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
       await virsh('resume', GUEST);
       const corrected = await whenCorrected(`round ${i + 1}: the clock corrected after resume`);
       delays.push(corrected - t0);
-      await until(`round ${i + 1}: the watch's log line`, () => eventRuns().length > before);
-      const run = eventRuns().at(-1)!;
-      expect([run.trigger, run.status, run.action]).toEqual(['resumed', 'ok', 'set']);
-      // The pause really left the guest behind: the watch measured it before setting.
-      expect(run.offsetBeforeMs).toBeLessThan(-(PAUSE_MS - 1000));
+      await until(`round ${i + 1}: the watch's log line of a successful run`, () => eventRuns().slice(before).some((r) => r.status === 'ok'));
+      const runs = eventRuns().slice(before);
+      attempts.push(runs.length);
+      const run = runs.find((r) => r.status === 'ok')!;
+      expect([run.trigger, run.action]).toEqual(['resumed', 'set']);
+      // The pause really left the guest behind: the watch measured it before its first set.
+      expect(runs[0]!.offsetBeforeMs).toBeLessThan(-(PAUSE_MS - 1000));
       if (run.correctedAfterMs !== undefined) toolDelays.push(run.correctedAfterMs);
       const after = await trueOffset(15);
       expect([i, Math.abs(after.offsetMs) <= CORRECTED_MS]).toEqual([i, true]);
@@ -155,7 +166,8 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
       `[watch] ${GUEST}: ${RESUMES} resumes after ${PAUSE_MS / 1000} s pauses\n` +
         `  virsh resume -> clock within ${CORRECTED_MS} ms (measured through .1): ${fmt(delays)}\n` +
         `  libvirt event -> time-sync done (the watch's own log):  ${fmt(toolDelays)}\n` +
-        `  all: ${delays.map((d) => d.toFixed(0)).join(' ')}`,
+        `  all: ${delays.map((d) => d.toFixed(0)).join(' ')}\n` +
+        `  runs per resume (a set that landed more than 4 ms off is run again): ${attempts.join(' ')}`,
     );
   }, 60 * 60_000);
 
@@ -172,7 +184,7 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
     }
     await whenCorrected('the clock corrected after restore', 120_000);
     await until("the watch's log line", () => eventRuns().slice(before).some((r) => r.trigger === 'restored' && r.action === 'set' && r.status === 'ok'));
-    const run = eventRuns().slice(before).find((r) => r.trigger === 'restored')!;
+    const run = eventRuns().slice(before).find((r) => r.trigger === 'restored' && r.offsetBeforeMs !== undefined)!;
     expect(run.offsetBeforeMs).toBeLessThan(-2000);
     expect(Math.abs((await trueOffset(15)).offsetMs)).toBeLessThanOrEqual(CORRECTED_MS);
   }, 5 * 60_000);

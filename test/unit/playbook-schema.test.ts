@@ -65,13 +65,15 @@ describe('the schema and the TypeScript code agree', () => {
     const watch = schema.properties!.watch!;
     expect(watch.properties!.on!.default).toEqual(WATCH_DEFAULTS.on);
     expect(parseDuration(watch.properties!.settle!.default as string)).toBe(WATCH_DEFAULTS.settleMs);
+    expect(watch.properties!.retries!.default).toBe(WATCH_DEFAULTS.retries);
+    expect(Object.keys(watch.properties!).sort()).toEqual(Object.keys(WATCH_DEFAULTS).map((k) => (k === 'settleMs' ? 'settle' : k)).sort());
     expect(normaliseWatch({})).toEqual(WATCH_DEFAULTS);
     expect(schema.properties!.every!.$ref).toBe('#/definitions/duration');
   });
 
   test('every: and watch: load for watch; run and the shipped fleet-timesync.yaml carry them', () => {
     const pb = parsePlaybook('every: 15m\nwatch: { on: [agent-connected, resumed], settle: 250ms }\ntargets:\n  - vm: a\nsteps:\n  - ping\n', '/pb/w.yaml').playbook;
-    expect([pb.everyMs, pb.watch]).toEqual([900_000, { on: ['resumed', 'agent-connected'], settleMs: 250 }]);
+    expect([pb.everyMs, pb.watch]).toEqual([900_000, { on: ['resumed', 'agent-connected'], settleMs: 250, retries: 2 }]);
     const plain = parsePlaybook('targets:\n  - vm: a\nsteps:\n  - ping\n', '/pb/p.yaml').playbook;
     expect([plain.everyMs, plain.watch]).toEqual([undefined, undefined]);
     const fleet = parsePlaybook(readFileSync('playbooks/fleet-timesync.yaml', 'utf8'), 'playbooks/fleet-timesync.yaml').playbook;
