@@ -142,33 +142,39 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
     const delays: number[] = [];
     const toolDelays: number[] = [];
     const attempts: number[] = [];
-    for (let i = 0; i < RESUMES; i++) {
-      const before = eventRuns().length;
-      await virsh('suspend', GUEST);
-      await sleep(PAUSE_MS);
-      const t0 = hostNowMs();
-      await virsh('resume', GUEST);
-      const corrected = await whenCorrected(`round ${i + 1}: the clock corrected after resume`);
-      delays.push(corrected - t0);
-      await until(`round ${i + 1}: the watch's log line of a successful run`, () => eventRuns().slice(before).some((r) => r.status === 'ok'));
-      const runs = eventRuns().slice(before);
-      attempts.push(runs.length);
-      const run = runs.find((r) => r.status === 'ok')!;
-      expect([run.trigger, run.action]).toEqual(['resumed', 'set']);
-      // The pause really left the guest behind: the watch measured it before its first set.
-      expect(runs[0]!.offsetBeforeMs).toBeLessThan(-(PAUSE_MS - 1000));
-      if (run.correctedAfterMs !== undefined) toolDelays.push(run.correctedAfterMs);
-      const after = await trueOffset(15);
-      expect([i, Math.abs(after.offsetMs) <= CORRECTED_MS]).toEqual([i, true]);
+    const fmt = (xs: number[]) => (xs.length ? `p50 ${quantile(xs, 0.5).toFixed(0)} ms, p95 ${quantile(xs, 0.95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms` : 'none');
+    // The figures so far are printed even when a round fails.
+    const report = () =>
+      console.log(
+        `[watch] ${GUEST}: ${delays.length} of ${RESUMES} resumes after ${PAUSE_MS / 1000} s pauses corrected\n` +
+          `  virsh resume -> clock within ${CORRECTED_MS} ms (measured through .1): ${fmt(delays)}\n` +
+          `  libvirt event -> time-sync done (the watch's own log):  ${fmt(toolDelays)}\n` +
+          `  all: ${delays.map((d) => d.toFixed(0)).join(' ')}\n` +
+          `  runs per resume (a set that landed more than 4 ms off is run again): ${attempts.join(' ')}`,
+      );
+    try {
+      for (let i = 0; i < RESUMES; i++) {
+        const before = eventRuns().length;
+        await virsh('suspend', GUEST);
+        await sleep(PAUSE_MS);
+        const t0 = hostNowMs();
+        await virsh('resume', GUEST);
+        const corrected = await whenCorrected(`round ${i + 1}: the clock corrected after resume`);
+        delays.push(corrected - t0);
+        await until(`round ${i + 1}: the watch's log line of a successful run`, () => eventRuns().slice(before).some((r) => r.status === 'ok'));
+        const runs = eventRuns().slice(before);
+        attempts.push(runs.length);
+        const run = runs.find((r) => r.status === 'ok')!;
+        expect([run.trigger, run.action]).toEqual(['resumed', 'set']);
+        // The pause really left the guest behind: the watch measured it before its first set.
+        expect(runs[0]!.offsetBeforeMs).toBeLessThan(-(PAUSE_MS - 1000));
+        if (run.correctedAfterMs !== undefined) toolDelays.push(run.correctedAfterMs);
+        const after = await trueOffset(15);
+        expect([i, Math.abs(after.offsetMs) <= CORRECTED_MS]).toEqual([i, true]);
+      }
+    } finally {
+      report();
     }
-    const fmt = (xs: number[]) => `p50 ${quantile(xs, 0.5).toFixed(0)} ms, p95 ${quantile(xs, 0.95).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
-    console.log(
-      `[watch] ${GUEST}: ${RESUMES} resumes after ${PAUSE_MS / 1000} s pauses\n` +
-        `  virsh resume -> clock within ${CORRECTED_MS} ms (measured through .1): ${fmt(delays)}\n` +
-        `  libvirt event -> time-sync done (the watch's own log):  ${fmt(toolDelays)}\n` +
-        `  all: ${delays.map((d) => d.toFixed(0)).join(' ')}\n` +
-        `  runs per resume (a set that landed more than 4 ms off is run again): ${attempts.join(' ')}`,
-    );
   }, 60 * 60_000);
 
   test('virsh save, then restore: the guest comes back at the saved time and is corrected', async () => {
