@@ -17,6 +17,9 @@ import { channelSocket, labDescribe, LAB_RUN_DIR, LAB_URI } from '../helpers/lab
 //   QGA_PLAY_WATCH_LIBVIRTD=1 also restart libvirtd (stops the daemon for every guest: opt-in)
 //   QGA_PLAY_WATCH_SOAK=1     1,000-event soak (minutes); QGA_PLAY_WATCH_SOAK_GUESTS=a,b,...
 const GUEST = process.env.QGA_PLAY_WATCH_GUEST ?? 'qgalab-3';
+const SOAK = process.env.QGA_PLAY_WATCH_SOAK === '1';
+const SOAK_GUESTS = (process.env.QGA_PLAY_WATCH_SOAK_GUESTS ?? GUEST).split(',');
+const TARGETS = [...new Set([GUEST, ...(SOAK ? SOAK_GUESTS : [])])];
 const RESUMES = Number(process.env.QGA_PLAY_WATCH_RESUMES ?? 20);
 const CORRECTED_MS = 5;
 const PAUSE_MS = 5000;
@@ -102,7 +105,7 @@ function startWatch(extra: string[] = []): void {
   // than 4 ms off, and a set that lands further off fails (and the watch runs again).
   const shipped = readFileSync(path.join(ROOT, 'playbooks/fleet-timesync.yaml'), 'utf8');
   const tight = shipped
-    .replace('  - vm: "*"          # every running domain', `  - vm: ${JSON.stringify(GUEST)}`)
+    .replace('  - vm: "*"          # every running domain', TARGETS.map((g) => `  - vm: ${JSON.stringify(g)}`).join('\n'))
     .replace('every: 15m', 'every: 1h')
     .replace(/^ {2}- time-sync .*$/m, '  - time-sync: { threshold: 4ms, tolerance: 4ms }')
     .replace('  settle: 100ms', '  retries: 4\n  settle: 100ms');
@@ -126,7 +129,7 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'qga-watch-lab-'));
     startWatch();
-    await until('the first pass and the event stream', () => messages().some((m) => m.startsWith('full pass (start): 1 VM(s)')) && messages().some((m) => m.startsWith('following the events')));
+    await until('the first pass and the event stream', () => messages().some((m) => m.startsWith(`full pass (start): ${TARGETS.length} VM(s)`)) && messages().some((m) => m.startsWith('following the events')));
   }, 120_000);
 
   afterAll(async () => {
@@ -210,18 +213,29 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
     expect(Math.abs((await trueOffset(15)).offsetMs)).toBeLessThanOrEqual(CORRECTED_MS);
   }, 5 * 60_000);
 
-  const soakTest = process.env.QGA_PLAY_WATCH_SOAK === '1' ? test : test.skip;
+  const soakTest = SOAK ? test : test.skip;
   soakTest('soak: 1,000 events from pause/resume loops; RSS and descriptors flat, a domain never run twice at once', async () => {
-    const guests = (process.env.QGA_PLAY_WATCH_SOAK_GUESTS ?? GUEST).split(',');
+    const guests = SOAK_GUESTS;
+    const runsDone = () =>
+      [...readFileSync(path.join(dir, 'watch.prom'), 'utf8').matchAll(/^qga_play_watch_runs_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
     const pid = watch!.pid!;
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
     const fds = () => readdirSync(`/proc/${pid}/fd`).length;
     const eventsSeen = () =>
       [...readFileSync(path.join(dir, 'watch.prom'), 'utf8').matchAll(/^qga_play_watch_events_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const inFlight = () => Number(/^qga_play_watch_runs_in_flight\{[^}]*\} (\d+)$/m.exec(readFileSync(path.join(dir, 'watch.prom'), 'utf8'))?.[1] ?? 0);
+    // Measured at rest: no run in flight (each holds a virsh child's pipes) for 2 s.
+    const atRest = async () => {
+      let since = Date.now();
+      await until('no run in flight for 2 s', () => {
+        if (inFlight() > 0) since = Date.now();
+        return Date.now() - since >= 2000;
+      });
+    };
     // Warm up, then the baseline.
     for (let i = 0; i < 10; i++) for (const g of guests) await virsh('suspend', g).then(() => virsh('resume', g));
-    await sleep(3000);
-    const start = { rssMiB: rss(), fds: fds(), events: eventsSeen() };
+    await atRest();
+    const start = { rssMiB: rss(), fds: fds(), events: eventsSeen(), runs: runsDone() };
     // Every virsh child of the watch, sampled: two agent commands for one domain at once would be a double run.
     let twice = 0;
     let samples = 0;
@@ -253,10 +267,10 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
     sampling = false;
     await sampler;
     for (const g of guests) await whenCorrectedGuest(g);
-    await sleep(3000);
-    const end = { rssMiB: rss(), fds: fds(), events: eventsSeen() };
+    await atRest();
+    const end = { rssMiB: rss(), fds: fds(), events: eventsSeen(), runs: runsDone() };
     console.log(
-      `[watch soak] ${end.events - start.events} events (${cycles} pause/resume rounds on ${guests.join(', ')}) in ${((Date.now() - t0) / 1000).toFixed(0)} s; ` +
+      `[watch soak] ${end.events - start.events} events (${cycles} pause/resume rounds on ${guests.join(', ')}) in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${end.runs - start.runs} runs; ` +
         `RSS ${start.rssMiB.toFixed(1)} -> ${end.rssMiB.toFixed(1)} MiB; fds ${start.fds} -> ${end.fds}; ${samples} process samples, ${twice} with a domain run twice at once`,
     );
     expect(twice).toBe(0);
