@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { buildSummary, JUNIT_FILE, redact, renderJunit, renderMetrics, reportFileNames, SUMMARY_FILE, writeFileAtomic, writeMetrics, writeReports } from '../report/index.js';
+import { buildSummary, JUNIT_FILE, redact, renderJunit, renderMetrics, reportFileNames, safeBaseName, SUMMARY_FILE, writeFileAtomic, writeMetrics, writeReports } from '../report/index.js';
+import { RESERVED_NAMES } from '../report/file-names.js';
 import { orderedVmReport } from '../report/summary.js';
 import { totalsOf } from '../runner/run.js';
 import type { RunResult, VmReport } from '../runner/types.js';
@@ -34,6 +35,9 @@ const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 export class WatchReports {
   private readonly vms = new Map<string, VmReport>();
   private readonly finishedAt = new Map<string, number>();
+  /** Each VM's file name, fixed when it is first seen (recomputing them all per run is O(n²)). */
+  private readonly fileOf = new Map<string, string>();
+  private readonly usedNames = new Set<string>(RESERVED_NAMES);
   private writes: Promise<unknown> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | undefined;
   private lastFlushMs = 0;
@@ -59,19 +63,53 @@ export class WatchReports {
     return renderMetrics(this.result(), { playbook: c.playbook, secrets: c.secrets }) + c.extraMetrics();
   }
 
-  /** Records a VM's run and rewrites its report file. */
-  vmDone(key: string, report: VmReport): Promise<void> {
+  /** Full passes going on: their end writes every file, so runs meanwhile only record. */
+  private passes = 0;
+
+  passStarted(): void {
+    this.passes++;
+  }
+
+  /**
+   * Records a VM's run; unless `deferred` (a full pass's run: the pass's end writes every file),
+   * rewrites its report file now and the summary soon.
+   */
+  vmDone(key: string, report: VmReport, deferred = false): Promise<void> {
     this.vms.set(key, report);
     this.finishedAt.set(key, Date.now());
-    const names = reportFileNames([...this.vms.values()].map((v) => v.vm));
-    const name = names[[...this.vms.keys()].indexOf(key)]!;
+    if (deferred) return Promise.resolve();
+    const name = this.nameFor(key, report.vm);
     const secrets = this.context().secrets;
     const write = this.enqueue(async () => {
       await mkdir(this.options.dir, { recursive: true });
       await writeFileAtomic(path.join(this.options.dir, name), json(orderedVmReport(redact(report, secrets))));
     });
-    this.scheduleFlush();
+    if (this.passes === 0) this.scheduleFlush();
     return write;
+  }
+
+  /** The run writer names every file; VMs seen later take names next to those. */
+  private adoptWriterNames(): void {
+    const names = reportFileNames([...this.vms.values()].map((v) => v.vm));
+    this.fileOf.clear();
+    this.usedNames.clear();
+    for (const n of RESERVED_NAMES) this.usedNames.add(n);
+    [...this.vms.keys()].forEach((key, i) => {
+      this.fileOf.set(key, names[i]!);
+      this.usedNames.add(names[i]!.toLowerCase());
+    });
+  }
+
+  /** Like reportFileNames, one VM at a time: its safe name, else `-2`, `-3`... on a clash. */
+  private nameFor(key: string, vm: string): string {
+    let name = this.fileOf.get(key);
+    if (name) return name;
+    const base = safeBaseName(vm);
+    name = `${base}.json`;
+    for (let n = 2; this.usedNames.has(name.toLowerCase()); n++) name = `${base}-${n}.json`;
+    this.usedNames.add(name.toLowerCase());
+    this.fileOf.set(key, name);
+    return name;
   }
 
   /**
@@ -79,6 +117,7 @@ export class WatchReports {
    * are gone (shut off, undefined, no longer targeted); every file is rewritten by the run writer.
    */
   passDone(startedMs: number, warnings: string[]): Promise<void> {
+    this.passes = Math.max(0, this.passes - 1);
     for (const [key, at] of this.finishedAt) {
       if (at < startedMs) {
         this.finishedAt.delete(key);
@@ -91,12 +130,19 @@ export class WatchReports {
     return this.writeAll();
   }
 
+  /** A narrowed pass ended: nothing is dropped, every file is written. */
+  narrowPassDone(): Promise<void> {
+    this.passes = Math.max(0, this.passes - 1);
+    return this.writeAll();
+  }
+
   /** Writes every file now (at the end of a pass, and when the watch stops). */
   writeAll(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     return this.enqueue(async () => {
       const c = this.context();
+      this.adoptWriterNames();
       await writeReports(this.result(), { dir: this.options.dir, keep: this.options.keep, secrets: c.secrets });
       await this.writeMetricsFile();
       this.lastFlushMs = Date.now();
@@ -120,7 +166,7 @@ export class WatchReports {
   private async flush(): Promise<void> {
     const c = this.context();
     const r = redact(this.result(), c.secrets);
-    const names = reportFileNames(r.vms.map((v) => v.vm));
+    const names = [...this.vms.keys()].map((key, i) => this.fileOf.get(key) ?? this.nameFor(key, r.vms[i]!.vm));
     await mkdir(this.options.dir, { recursive: true });
     await writeFileAtomic(path.join(this.options.dir, JUNIT_FILE), renderJunit(r));
     await writeFileAtomic(path.join(this.options.dir, SUMMARY_FILE), json(buildSummary(r, names)));

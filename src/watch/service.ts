@@ -233,7 +233,9 @@ export class WatchService {
           this.request({ ...firstEvent, attempt: attempt + 1 }, EVENT_RETRY_DELAY_MS, firstEvent.event.atMs);
         }
       }
-      await this.reports.vmDone(key, report).catch((err: unknown) => this.options.log(`cannot write the report of ${JSON.stringify(ref.name)}: ${errorMessage(err)}`));
+      // Not awaited: writes are queued in order, and a slot waiting on the disk would hold back runs.
+      // A run only a full pass asked for is written with the pass's files at its end.
+      void this.reports.vmDone(key, report, !firstEvent).catch((err: unknown) => this.options.log(`cannot write the report of ${JSON.stringify(ref.name)}: ${errorMessage(err)}`));
     } catch (err) {
       this.options.log(`internal error running ${JSON.stringify(ref.name)}: ${errorMessage(err)}`);
     } finally {
@@ -287,6 +289,7 @@ export class WatchService {
     for (const w of warnings) this.options.log(`full pass (${why}): ${w}`);
     if (this.stopping) return;
     this.metrics.passes++;
+    this.reports.passStarted();
     const pass: Pass = { why, startedMs, outstanding: new Set(), reports: [], done: () => undefined };
     const finished = new Promise<void>((resolve) => (pass.done = resolve));
     this.passes.add(pass);
@@ -302,7 +305,7 @@ export class WatchService {
     );
     // A narrowed pass says nothing about the VMs of other connections: keep their reports.
     if (!uris) await this.reports.passDone(startedMs, warnings).catch((err: unknown) => this.options.log(`cannot write the reports: ${errorMessage(err)}`));
-    else await this.reports.writeAll().catch((err: unknown) => this.options.log(`cannot write the reports: ${errorMessage(err)}`));
+    else await this.reports.narrowPassDone().catch((err: unknown) => this.options.log(`cannot write the reports: ${errorMessage(err)}`));
   }
 
   private scheduleEvery(): void {

@@ -84,6 +84,7 @@ describe('watch with a fake virsh', () => {
     const s = start('name: w\ntargets:\n  - vm: "web-*"\nsteps:\n  - ping\n');
     await until('the first pass', () => passes().length === 1);
     expect(passes()[0]).toMatch(/full pass \(start\): 2 VM\(s\) .*2 ok/);
+    await until('the reports of the pass', () => existsSync(path.join(dir, 'reports', 'summary.json')));
     expect(report('web-1.json').status).toBe('ok');
     await until('the stream to count as up', () => s.health().ok);
     go('go');
