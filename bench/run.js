@@ -6,6 +6,7 @@ import { benchVirsh } from './virsh.js';
 import { benchStartup } from './startup.js';
 import { benchFleetFloor } from './fleet-floor.js';
 import { benchDecoder } from './decoder.js';
+import { benchWatch } from './watch.js';
 
 const only = process.argv[2];
 if (!only || only === 'startup') benchStartup();
@@ -14,3 +15,4 @@ if (!only || only === 'fleet') await benchFleet();
 if (only === 'virsh') await benchVirsh();
 if (!only || only === 'floor') await benchFleetFloor();
 if (!only || only === 'decoder') await benchDecoder();
+if (only === 'watch') await benchWatch();

@@ -48,7 +48,7 @@ export async function buildParser(args: string[], columns: number | undefined, c
           });
         }
         for (const [cmd, what] of spec.examples) y.example(cmd, what);
-        return y.epilog(EXIT_HELP);
+        return y.epilog(spec.notes ? `${spec.notes}\n\n${EXIT_HELP}` : EXIT_HELP);
       },
       (argv) => choose({ command: spec.name, argv: argv as Record<string, unknown> }),
     );
@@ -91,6 +91,10 @@ async function dispatch(chosen: Chosen, io: Io, signal: AbortSignal): Promise<nu
     case 'run': {
       const { runCommand } = await import('./commands/run.js');
       return runCommand(chosen.argv as never, io, signal);
+    }
+    case 'watch': {
+      const { watchCommand } = await import('./commands/watch.js');
+      return watchCommand(chosen.argv as never, io, signal);
     }
     case 'check': {
       const { checkCommand } = await import('./commands/check.js');

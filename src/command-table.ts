@@ -24,7 +24,7 @@ export interface PositionalSpec {
 
 /** One command: `usage` is yargs' command string (`run <playbook>`). */
 export interface CommandSpec {
-  name: 'run' | 'check' | 'list' | 'agent';
+  name: 'run' | 'watch' | 'check' | 'list' | 'agent';
   usage: string;
   describe: string;
   /** Replaces yargs' generated usage line(s) when set. */
@@ -32,6 +32,8 @@ export interface CommandSpec {
   positionals: PositionalSpec[];
   options: Record<string, OptionSpec>;
   examples: [string, string][];
+  /** Shown before the exit codes in `--help`. */
+  notes?: string;
 }
 
 export const PROGRAM = 'qga-play';
@@ -80,6 +82,27 @@ export const COMMANDS: readonly CommandSpec[] = [
       ["$0 run inventory.yaml --limit 'web-*,!web-9' --concurrency 32", 'only the web guests but web-9, 32 at a time'],
       ['$0 run fleet-timesync.yaml --dry-run', 'show which VMs and transports would be used'],
     ],
+  },
+  {
+    name: 'watch',
+    usage: 'watch <playbook>',
+    describe: 'Run as a service: react to libvirt events (resume, restore, migration, start, agent up) by running the playbook on that VM; run it all every `every:`',
+    positionals: [{ name: 'playbook', describe: 'the playbook file (YAML); SIGHUP re-reads it', required: true }],
+    options: {
+      concurrency: { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" },
+      connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
+      'virsh-mode': { type: 'string', choices: ['session', 'process'], arg: 'MODE', describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)" },
+      'report-dir': { type: 'string', arg: 'DIR', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" },
+      keep: { type: 'number', arg: 'N', describe: "keep the last N full passes' reports under DIR/history/" },
+      metrics: { type: 'string', arg: 'FILE', describe: 'keep Prometheus metrics current in this file (node_exporter textfile collector)' },
+      listen: { type: 'string', arg: '[HOST:]PORT', describe: 'serve /metrics and /healthz on [HOST:]PORT (default host 127.0.0.1; loopback only)' },
+      'listen-non-loopback': { type: 'boolean', describe: 'allow --listen on a non-loopback address (the endpoints have no authentication)' },
+      'stop-timeout': { type: 'string', arg: 'DURATION', default: '10s', describe: 'on SIGTERM, how long runs in flight may finish before they are canceled' },
+      'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log lines on stderr: text, or one JSON object per line' },
+      'lock-wait': { type: 'string', arg: 'DURATION', default: '0s', describe: 'how long to wait for another run on the same report directory' },
+    },
+    examples: [['$0 watch playbooks/fleet-timesync.yaml --listen 9464', "fix a guest's clock within a second of resume/restore/migration; metrics on 127.0.0.1:9464"]],
+    notes: 'SIGTERM/SIGINT: finish (or after --stop-timeout cancel) runs in flight, write reports, exit 0. SIGHUP: re-read the playbook; an invalid one is logged and the old one kept.',
   },
   {
     name: 'check',

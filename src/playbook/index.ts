@@ -5,4 +5,5 @@ export { evaluateExpectations } from './expect.js';
 export { SecretValue, isSecret } from './secret.js';
 export { STEP_KINDS, DEFAULTS, isStepKind } from './steps.js';
 export { SCHEMA_FILE } from './schema.js';
-export type { Secret, Expectation, ExpectOp, StepKind, StepParams, StepSpec, StepSpecOf, TargetSpec, Playbook } from './types.js';
+export { WATCH_TRIGGERS, WATCH_DEFAULTS, watchSpecOf } from './watch.js';
+export type { Secret, Expectation, ExpectOp, StepKind, StepParams, StepSpec, StepSpecOf, TargetSpec, Playbook, WatchSpec, WatchTrigger } from './types.js';

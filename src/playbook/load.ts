@@ -11,6 +11,7 @@ import { describeValue, schemaProblems } from './schema.js';
 import { Source } from './source.js';
 import { DEFAULTS, normaliseStep, type NormaliseContext } from './steps.js';
 import type { Playbook, TargetSpec } from './types.js';
+import { normaliseWatch } from './watch.js';
 
 export interface LoadOptions {
   /** Environment for LIBVIRT_DEFAULT_URI; default process.env. */
@@ -33,6 +34,8 @@ interface WrittenPlaybook {
   report?: { dir?: string; keep?: number };
   targets: { vm: string; connect?: string; channel?: string; socket?: string; ssh?: string; exclude?: string[] }[];
   steps: unknown[];
+  every?: string | number;
+  watch?: { on?: string[]; settle?: string | number; retries?: number };
 }
 
 /** Reads, validates and normalises a playbook file; throws PlaybookError listing every problem. */
@@ -184,5 +187,7 @@ function normalise(w: WrittenPlaybook, src: Source, connect: string): Playbook {
     },
     targets,
     steps: w.steps.map((s, i) => normaliseStep(s, { timeoutMs }, src.position(['steps', i]).line, ctx)),
+    ...(w.every !== undefined && { everyMs: parseDuration(w.every)! }),
+    ...(w.watch !== undefined && { watch: normaliseWatch(w.watch) }),
   };
 }

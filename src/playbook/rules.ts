@@ -86,6 +86,8 @@ export const duplicateTargets: Rule = (ctx) => {
 /** Durations the schema accepts but the runner cannot use: a zero deadline or poll interval, or one past setTimeout's range. */
 export const durationLimits: Rule = (ctx) => {
   checkDuration(ctx, ['timeout'], ctx.data.timeout, true);
+  checkDuration(ctx, ['every'], ctx.data.every, true);
+  if (isMap(ctx.data.watch)) checkDuration(ctx, ['watch', 'settle'], ctx.data.watch.settle, false);
   for (const { index, step } of steps(ctx)) {
     checkDuration(ctx, ['steps', index, 'timeout'], step.timeout, true);
     checkDuration(ctx, ['steps', index, 'retry-delay'], step['retry-delay'], false);

@@ -56,6 +56,17 @@ export interface TargetSpec {
   line: number;
 }
 
+/** A libvirt event `qga-play watch` reacts to. */
+export type WatchTrigger = 'resumed' | 'restored' | 'migrated' | 'started' | 'agent-connected';
+
+/** The `watch:` map, normalised: which events run the steps, and how long a burst may settle. */
+export interface WatchSpec {
+  on: WatchTrigger[];
+  settleMs: number;
+  /** Extra runs after an event whose run failed or was unreachable. */
+  retries: number;
+}
+
 /** A loaded, validated and normalised playbook. */
 export interface Playbook {
   /** Absolute path of the playbook file. */
@@ -70,4 +81,8 @@ export interface Playbook {
   report: { dir?: string; keep?: number };
   targets: TargetSpec[];
   steps: StepSpec[];
+  /** `every:` in ms: how often `watch` runs the whole playbook; absent: never. `run` ignores it. */
+  everyMs?: number;
+  /** `watch:` with defaults applied, when written. `run` ignores it. */
+  watch?: WatchSpec;
 }

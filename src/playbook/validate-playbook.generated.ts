@@ -2,24 +2,27 @@
 /* eslint-disable */
 // @ts-nocheck
 import runtime0 from 'ajv/dist/runtime/ucs2length.js';
+import runtime1 from 'ajv/dist/runtime/equal.js';
 export const validate = validate10;
-const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"qga-play playbook","description":"VMs to reach through the QEMU Guest Agent and the steps to run on each of them. Steps run in order on each VM; VMs run concurrently. Editors: put `# yaml-language-server: $schema=<path to this file>` on the first line.","type":"object","additionalProperties":false,"required":["targets","steps"],"patternProperties":{"^x-":{"description":"Ignored: a place for YAML anchors to reuse, e.g. `x-slow: &slow { timeout: 2m, retries: 2 }` then `- <<: *slow` in a step."}},"properties":{"name":{"description":"Name shown in reports and metrics. Default: the file name without its extension.","type":"string","minLength":1},"connect":{"description":"Default libvirt URI for the targets. Default: the LIBVIRT_DEFAULT_URI environment variable, else qemu:///system.","type":"string","minLength":1,"examples":["qemu:///system","qemu+ssh://root@hv2/system"]},"concurrency":{"description":"How many VMs are worked on at once. Default: 8.","type":"integer","minimum":1,"default":8},"virsh":{"description":"How agent commands on the standard channel (org.qemu.guest_agent.0) go through virsh. The --virsh-mode and --virsh-sessions options override it.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"session (default): long-lived `virsh -c URI` sessions shared by the VMs of each connection, about 10x faster per call locally and far more over qemu+ssh://; process: one `virsh qemu-agent-command` process per call (what older versions did).","enum":["session","process"],"default":"session"},"sessions":{"description":"virsh sessions per connection URI. Default: the concurrency, at most 8 (libvirtd serves 20 requests at once by default).","type":"integer","minimum":1,"maximum":64}}},"timeout":{"description":"Default deadline of each step attempt (a step's own `timeout` overrides it). Default: 30s.","$ref":"#/definitions/duration","default":"30s"},"report":{"description":"Where reports go. The --report-dir option overrides `dir`.","type":"object","additionalProperties":false,"properties":{"dir":{"description":"Report directory, relative to the playbook file. Default: qga-reports/<playbook file name>/ under the current directory.","type":"string","minLength":1},"keep":{"description":"How many earlier runs to keep under DIR/history/.","type":"integer","minimum":0}}},"targets":{"description":"The VMs to run on: names or globs over the running domains of a libvirt connection, or direct agent sockets.","type":"array","minItems":1,"items":{"$ref":"#/definitions/target"}},"steps":{"description":"What to do on each VM, in order.","type":"array","minItems":1,"items":{"$ref":"#/definitions/step"}}},"definitions":{"duration":{"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},"size":{"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},"secretString":{"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}},"word":{"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]},"noParams":{"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false},"target":{"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}},"step":{"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}},"stepKind":{"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]},"stepMap":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]},"expect":{"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}},"expectValue":{"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}}}};
+const schema11 = {"$schema":"http://json-schema.org/draft-07/schema#","title":"qga-play playbook","description":"VMs to reach through the QEMU Guest Agent and the steps to run on each of them. Steps run in order on each VM; VMs run concurrently. Editors: put `# yaml-language-server: $schema=<path to this file>` on the first line.","type":"object","additionalProperties":false,"required":["targets","steps"],"patternProperties":{"^x-":{"description":"Ignored: a place for YAML anchors to reuse, e.g. `x-slow: &slow { timeout: 2m, retries: 2 }` then `- <<: *slow` in a step."}},"properties":{"name":{"description":"Name shown in reports and metrics. Default: the file name without its extension.","type":"string","minLength":1},"connect":{"description":"Default libvirt URI for the targets. Default: the LIBVIRT_DEFAULT_URI environment variable, else qemu:///system.","type":"string","minLength":1,"examples":["qemu:///system","qemu+ssh://root@hv2/system"]},"concurrency":{"description":"How many VMs are worked on at once. Default: 8.","type":"integer","minimum":1,"default":8},"virsh":{"description":"How agent commands on the standard channel (org.qemu.guest_agent.0) go through virsh. The --virsh-mode and --virsh-sessions options override it.","type":"object","additionalProperties":false,"properties":{"mode":{"description":"session (default): long-lived `virsh -c URI` sessions shared by the VMs of each connection, about 10x faster per call locally and far more over qemu+ssh://; process: one `virsh qemu-agent-command` process per call (what older versions did).","enum":["session","process"],"default":"session"},"sessions":{"description":"virsh sessions per connection URI. Default: the concurrency, at most 8 (libvirtd serves 20 requests at once by default).","type":"integer","minimum":1,"maximum":64}}},"timeout":{"description":"Default deadline of each step attempt (a step's own `timeout` overrides it). Default: 30s.","$ref":"#/definitions/duration","default":"30s"},"report":{"description":"Where reports go. The --report-dir option overrides `dir`.","type":"object","additionalProperties":false,"properties":{"dir":{"description":"Report directory, relative to the playbook file. Default: qga-reports/<playbook file name>/ under the current directory.","type":"string","minLength":1},"keep":{"description":"How many earlier runs to keep under DIR/history/.","type":"integer","minimum":0}}},"every":{"description":"For `qga-play watch`: also run the whole playbook this often (e.g. 15m), so one service replaces a cron job. `run` ignores it. Default: no periodic run (only the first one, and one after each event stream reconnect).","$ref":"#/definitions/duration","examples":["15m","1h"]},"watch":{"description":"For `qga-play watch`: which libvirt events make it run the steps on the domain they are about. `run` ignores it.","type":"object","additionalProperties":false,"properties":{"on":{"description":"Triggers: resumed (unpaused), restored (from a saved state or snapshot), migrated (arrived by migration), started (booted), agent-connected (the guest agent came up). Default: all of them.","type":"array","uniqueItems":true,"items":{"$ref":"#/definitions/watchTrigger"},"default":["resumed","restored","migrated","started","agent-connected"]},"settle":{"description":"Wait this long after a domain's first event before running, so a burst (a restore brings started, resumed and agent-connected within about 40 ms) becomes one run. Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"retries":{"description":"Runs again (1 s apart) after an event whose run failed or did not reach the guest: until one succeeds, the clock is wrong. Default: 2.","type":"integer","minimum":0,"maximum":10,"default":2}}},"targets":{"description":"The VMs to run on: names or globs over the running domains of a libvirt connection, or direct agent sockets.","type":"array","minItems":1,"items":{"$ref":"#/definitions/target"}},"steps":{"description":"What to do on each VM, in order.","type":"array","minItems":1,"items":{"$ref":"#/definitions/step"}}},"definitions":{"duration":{"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},"size":{"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},"secretString":{"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}},"word":{"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]},"noParams":{"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false},"target":{"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}},"step":{"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}},"watchTrigger":{"description":"A kind of libvirt event `qga-play watch` can react to.","enum":["resumed","restored","migrated","started","agent-connected"]},"stepKind":{"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]},"stepMap":{"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]},"expect":{"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}},"expectValue":{"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}}}};
 const schema12 = {"description":"A duration: a number with a unit (500ms, 30s, 2m, 1h, or combined like 1m30s), or a plain number of seconds.","type":["string","number"],"minimum":0,"pattern":"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"};
-const schema13 = {"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}};
+const schema14 = {"description":"A kind of libvirt event `qga-play watch` can react to.","enum":["resumed","restored","migrated","started","agent-connected"]};
+const schema16 = {"description":"A VM, or a glob over the running domains of a connection.","type":"object","additionalProperties":false,"required":["vm"],"properties":{"vm":{"description":"A domain name, or a glob (web-*, *) over the connection's running domains. With `socket`: a label for the VM.","type":"string","minLength":1},"connect":{"description":"libvirt URI for this target. Default: the playbook's `connect`.","type":"string","minLength":1},"channel":{"description":"Agent channel name when it is not org.qemu.guest_agent.0; its socket is read from the domain XML.","type":"string","minLength":1},"socket":{"description":"Path of the agent's UNIX socket, used directly with no libvirt lookup.","type":"string","minLength":1},"ssh":{"description":"With `socket`: the socket is on this host, reached as `ssh HOST socat - UNIX-CONNECT:PATH`.","type":"string","minLength":1,"examples":["root@hv3"]},"exclude":{"description":"Globs of domain names to leave out of a glob `vm`.","type":"array","items":{"type":"string","minLength":1}}}};
+const func2 = Object.prototype.hasOwnProperty;
+const func3 = runtime0.default;
+const func0 = runtime1.default;
 const pattern0 = new RegExp("^x-", "u");
 const pattern1 = new RegExp("^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$", "u");
-const func2 = runtime0.default;
-const schema14 = {"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}};
-const schema15 = {"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]};
-const schema16 = {"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]};
-const schema21 = {"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false};
-const schema24 = {"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]};
-const schema25 = {"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}};
-const schema26 = {"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"};
-const func11 = Object.prototype.hasOwnProperty;
-const pattern5 = new RegExp("^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$", "u");
-const schema19 = {"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}};
-const schema20 = {"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}};
+const schema17 = {"description":"A step: a kind name alone (`- ping`), or a map with exactly one kind key holding its parameters plus the common keys name, timeout, retries, retry-delay, continue-on-error, expect.","if":{"type":"string"},"then":{"$ref":"#/definitions/stepKind"},"else":{"$ref":"#/definitions/stepMap"}};
+const schema18 = {"description":"A step kind.","enum":["ping","wait-agent","info","exec","file-read","file-write","time-get","time-sync","network","osinfo","hostname","users","timezone","fsinfo","disks","load","fsfreeze","fsthaw","fstrim","shutdown","reboot","set-password","agent"]};
+const schema19 = {"type":"object","additionalProperties":false,"properties":{"name":{"description":"Name in reports. Default: the kind (for `agent`: the command name).","type":"string","minLength":1},"timeout":{"description":"Deadline of each attempt. Default: the playbook's `timeout`.","$ref":"#/definitions/duration"},"retries":{"description":"Extra attempts after an unreachable or timed-out outcome. Default: 0.","type":"integer","minimum":0,"default":0},"retry-delay":{"description":"Pause between attempts. Default: 1s.","$ref":"#/definitions/duration","default":"1s"},"continue-on-error":{"description":"Go on with this VM's next steps when this one fails. Default: false.","type":"boolean","default":false},"expect":{"$ref":"#/definitions/expect"},"ping":{"description":"guest-ping: is the agent answering? Result: {rttMs}.","$ref":"#/definitions/noParams"},"wait-agent":{"description":"Poll guest-ping until the agent answers (for guests still booting); the deadline is the step's timeout. Result: {waitedMs, attempts}.","type":["object","null"],"additionalProperties":false,"properties":{"interval":{"description":"Pause between polls. Default: 1s.","$ref":"#/definitions/duration","default":"1s"}}},"info":{"description":"guest-info: agent version and its enabled commands. Result: {version, commands (how many the agent has), disabled (names of disabled commands)}.","$ref":"#/definitions/noParams"},"exec":{"description":"Run a program in the guest (guest-exec, no shell) and wait for it until the step's deadline. Result: exitCode, signal, stdout, stderr, truncated.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Program to run (PATH is searched).","type":"string","minLength":1},"args":{"description":"Arguments.","type":"array","items":{"$ref":"#/definitions/word"}},"env":{"description":"Environment (replaces the guest's whole environment). A value may be `{ value: ..., secret: true }`.","type":"object","additionalProperties":{"type":["string","number","boolean","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}}},"stdin":{"description":"Text given on standard input.","$ref":"#/definitions/secretString"},"capture":{"description":"Capture output: true (stdout and stderr apart), false, or merged (one stream; Linux guests). Default: true.","enum":[true,false,"merged"],"default":true}}},"file-read":{"description":"Read a guest file into a local file or into the report. Result: {path, bytes, to} with `to`; else {path, bytes, content} (UTF-8 text) or {path, bytes, contentBase64}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"to":{"description":"Local file to write, relative to the playbook; `{vm}` becomes the VM name (required when the targets can name several VMs); missing directories are created. Default: the content goes into the report.","type":"string","minLength":1},"max-size":{"description":"Fail when the file is larger. Default: 10MiB.","$ref":"#/definitions/size","default":"10MiB"}}},"file-write":{"description":"Write a guest file from a local file (`from`) or from `content`: exactly one of the two. Result: {path, bytes, calls}.","type":"object","additionalProperties":false,"required":["path"],"properties":{"path":{"description":"Path in the guest.","type":"string","minLength":1},"from":{"description":"Local file to send, relative to the playbook.","type":"string","minLength":1},"content":{"description":"Text to write.","type":"string"},"mode":{"description":"Default: overwrite.","enum":["overwrite","append"],"default":"overwrite"}}},"time-get":{"description":"Measure the guest clock's offset from the host's. Result: offsetMs, errorBoundMs.","type":["object","null"],"additionalProperties":false,"properties":{"samples":{"description":"guest-get-time samples; the one with the shortest round trip counts. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"time-sync":{"description":"Measure the guest clock's offset, set the clock when it exceeds the threshold, and measure again. Result: offsetBeforeMs, offsetAfterMs, errorBoundMs, action (none | set).","type":["object","null"],"additionalProperties":false,"properties":{"threshold":{"description":"Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.","$ref":"#/definitions/duration","default":"100ms"},"source":{"description":"host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.","enum":["host","rtc"],"default":"host"},"tolerance":{"description":"After setting, the step fails when the offset is still above this. Default: 50ms.","$ref":"#/definitions/duration","default":"50ms"},"measure-only":{"description":"Report the drift, change nothing. Default: false.","type":"boolean","default":false},"samples":{"description":"Samples per measurement. Default: 5.","type":"integer","minimum":1,"maximum":50,"default":5}}},"network":{"description":"guest-network-get-interfaces: interfaces and addresses. Result (reshaped): {interfaces: [{name, mac, addresses: [\"10.0.0.5/24\", ...]}]}.","$ref":"#/definitions/noParams"},"osinfo":{"description":"guest-get-osinfo. Result: the agent's return object as it is (name, kernel-release, id, version-id, ...).","$ref":"#/definitions/noParams"},"hostname":{"description":"guest-get-host-name. Result (reshaped): {hostname}.","$ref":"#/definitions/noParams"},"users":{"description":"guest-get-users: logged-in users. Result: {users: [the agent's list]}.","$ref":"#/definitions/noParams"},"timezone":{"description":"guest-get-timezone. Result: the agent's return object as it is ({zone, offset}).","$ref":"#/definitions/noParams"},"fsinfo":{"description":"guest-get-fsinfo: mounted filesystems. Result: {filesystems: [the agent's list]}.","$ref":"#/definitions/noParams"},"disks":{"description":"guest-get-disks. Result: {disks: [the agent's list]}.","$ref":"#/definitions/noParams"},"load":{"description":"guest-get-load: load averages (Linux guests; qemu-ga 10 and later, older agents fail with COMMAND_NOT_FOUND). Result: {load1, load5, load15}.","$ref":"#/definitions/noParams"},"fsfreeze":{"description":"Freeze guest filesystems (all, or the listed mountpoints). Result: {frozen} (how many filesystems).","type":["object","null"],"additionalProperties":false,"properties":{"mountpoints":{"type":"array","items":{"type":"string","minLength":1}}}},"fsthaw":{"description":"Thaw frozen guest filesystems. Result: {thawed} (how many filesystems).","$ref":"#/definitions/noParams"},"fstrim":{"description":"Discard unused blocks of guest filesystems. Result: {trimmed} (the agent's reply).","type":["object","null"],"additionalProperties":false,"properties":{"minimum":{"description":"Minimum contiguous free range to discard, in bytes.","type":"integer","minimum":0}}},"shutdown":{"description":"Shut the guest down through the agent, confirmed by the domain state. Result: {mode, confirmedBy, state, waitedMs}.","type":["object","null"],"additionalProperties":false,"properties":{"mode":{"description":"Default: powerdown.","enum":["powerdown","halt"],"default":"powerdown"}}},"reboot":{"description":"Reboot the guest through the agent. Follow it with wait-agent. Result: {confirmedBy, downMs, upMs, state}.","$ref":"#/definitions/noParams"},"set-password":{"description":"guest-set-user-password. The password is always treated as secret. Result: {user}.","type":"object","additionalProperties":false,"required":["user","password"],"properties":{"user":{"type":"string","minLength":1},"password":{"$ref":"#/definitions/secretString"},"crypted":{"description":"The password is already crypted. Default: false.","type":"boolean","default":false}}},"agent":{"description":"Any QGA command; the reply is kept in the report as the step's result. Result: the reply, {\"return\": ...}; {noReply: true} for a command that sends none.","type":"object","additionalProperties":false,"required":["execute"],"properties":{"execute":{"description":"Command name, e.g. guest-get-host-name.","type":"string","minLength":1},"arguments":{"description":"The command's arguments.","type":"object"}}}},"oneOf":[{"required":["ping"]},{"required":["wait-agent"]},{"required":["info"]},{"required":["exec"]},{"required":["file-read"]},{"required":["file-write"]},{"required":["time-get"]},{"required":["time-sync"]},{"required":["network"]},{"required":["osinfo"]},{"required":["hostname"]},{"required":["users"]},{"required":["timezone"]},{"required":["fsinfo"]},{"required":["disks"]},{"required":["load"]},{"required":["fsfreeze"]},{"required":["fsthaw"]},{"required":["fstrim"]},{"required":["shutdown"]},{"required":["reboot"]},{"required":["set-password"]},{"required":["agent"]}]};
+const schema24 = {"description":"This step kind takes no parameters: write the kind alone, or `kind: {}`.","type":["object","null"],"additionalProperties":false};
+const schema27 = {"description":"A string (numbers and booleans are taken as their text).","type":["string","number","boolean"]};
+const schema28 = {"description":"A string, or `{ value: ..., secret: true }` for a value that must never appear in reports, logs or messages (shown as ***).","type":["string","object"],"additionalProperties":false,"required":["value","secret"],"properties":{"value":{"type":"string"},"secret":{"const":true}}};
+const schema29 = {"description":"A size: a number of bytes, or a number with a unit (B, KB, MB, GB in powers of 1000; KiB, MiB, GiB in powers of 1024), e.g. 10MiB.","type":["string","integer"],"minimum":1,"pattern":"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"};
+const pattern7 = new RegExp("^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$", "u");
+const schema22 = {"description":"Checks on the step's result. Each key is a dot path into the result (e.g. exitCode, stdout, return.version, offsetAfterMs; `exit-code` is an alias of exitCode); each value is either a plain value (must be equal) or a map of operators: eq, ne, lt, le, gt, ge (numbers), matches (an RE2 regular expression, optionally /re/flags with i, m, s), contains (a substring, or an element of a list). Example: `expect: { exit-code: 0, stdout: { matches: '^5\\.' }, offsetAfterMs: { lt: 50, gt: -50 } }`. A step whose expectation does not hold fails.","type":"object","additionalProperties":{"$ref":"#/definitions/expectValue"}};
+const schema23 = {"description":"A value the result must equal, or a map of operators: eq, ne, lt, le, gt, ge, matches, contains.","type":["string","number","boolean","null","array","object"],"additionalProperties":false,"minProperties":1,"properties":{"eq":{"description":"Equal to."},"ne":{"description":"Not equal to."},"lt":{"description":"Less than.","type":"number"},"le":{"description":"Less than or equal to.","type":"number"},"gt":{"description":"Greater than.","type":"number"},"ge":{"description":"Greater than or equal to.","type":"number"},"matches":{"description":"Matches this regular expression (the value as text), in RE2 syntax: linear time on any text; no backreferences or lookaround. `^ok` or `/^ok/flags` with flags i, m, s.","type":"string"},"contains":{"description":"A string containing this text, or a list containing this element."}}};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -28,7 +31,7 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 let data0 = data[key0];
 if((((typeof data0 != "object") && (typeof data0 !== "string")) && (!((typeof data0 == "number") && (isFinite(data0))))) && (typeof data0 !== "boolean")){
-const err0 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/type",keyword:"type",params:{type: schema20.type},message:"must be string,number,boolean,null,array,object",schema:schema20.type,parentSchema:schema20,data:data0};
+const err0 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/type",keyword:"type",params:{type: schema23.type},message:"must be string,number,boolean,null,array,object",schema:schema23.type,parentSchema:schema23,data:data0};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -39,7 +42,7 @@ errors++;
 }
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(Object.keys(data0).length < 1){
-const err1 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema20,data:data0};
+const err1 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema23,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -50,7 +53,7 @@ errors++;
 }
 for(const key1 in data0){
 if(!((((((((key1 === "eq") || (key1 === "ne")) || (key1 === "lt")) || (key1 === "le")) || (key1 === "gt")) || (key1 === "ge")) || (key1 === "matches")) || (key1 === "contains"))){
-const err2 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema20,data:data0};
+const err2 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/definitions/expectValue/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema23,data:data0};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -63,7 +66,7 @@ errors++;
 if(data0.lt !== undefined){
 let data1 = data0.lt;
 if(!((typeof data1 == "number") && (isFinite(data1)))){
-const err3 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/lt",schemaPath:"#/definitions/expectValue/properties/lt/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema20.properties.lt.type,parentSchema:schema20.properties.lt,data:data1};
+const err3 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/lt",schemaPath:"#/definitions/expectValue/properties/lt/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.lt.type,parentSchema:schema23.properties.lt,data:data1};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -76,7 +79,7 @@ errors++;
 if(data0.le !== undefined){
 let data2 = data0.le;
 if(!((typeof data2 == "number") && (isFinite(data2)))){
-const err4 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/le",schemaPath:"#/definitions/expectValue/properties/le/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema20.properties.le.type,parentSchema:schema20.properties.le,data:data2};
+const err4 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/le",schemaPath:"#/definitions/expectValue/properties/le/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.le.type,parentSchema:schema23.properties.le,data:data2};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -89,7 +92,7 @@ errors++;
 if(data0.gt !== undefined){
 let data3 = data0.gt;
 if(!((typeof data3 == "number") && (isFinite(data3)))){
-const err5 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/gt",schemaPath:"#/definitions/expectValue/properties/gt/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema20.properties.gt.type,parentSchema:schema20.properties.gt,data:data3};
+const err5 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/gt",schemaPath:"#/definitions/expectValue/properties/gt/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.gt.type,parentSchema:schema23.properties.gt,data:data3};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -102,7 +105,7 @@ errors++;
 if(data0.ge !== undefined){
 let data4 = data0.ge;
 if(!((typeof data4 == "number") && (isFinite(data4)))){
-const err6 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/ge",schemaPath:"#/definitions/expectValue/properties/ge/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema20.properties.ge.type,parentSchema:schema20.properties.ge,data:data4};
+const err6 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/ge",schemaPath:"#/definitions/expectValue/properties/ge/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema23.properties.ge.type,parentSchema:schema23.properties.ge,data:data4};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -115,7 +118,7 @@ errors++;
 if(data0.matches !== undefined){
 let data5 = data0.matches;
 if(typeof data5 !== "string"){
-const err7 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/matches",schemaPath:"#/definitions/expectValue/properties/matches/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema20.properties.matches.type,parentSchema:schema20.properties.matches,data:data5};
+const err7 = {instancePath:instancePath+"/" + key0.replace(/~/g, "~0").replace(/\//g, "~1")+"/matches",schemaPath:"#/definitions/expectValue/properties/matches/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema23.properties.matches.type,parentSchema:schema23.properties.matches,data:data5};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -129,7 +132,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.type,parentSchema:schema19,data};
+const err8 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema22.type,parentSchema:schema22,data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -152,7 +155,7 @@ let passing0 = null;
 const _errs2 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.ping === undefined){
-const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: "ping"},message:"must have required property '"+"ping"+"'",schema:schema16.oneOf[0].required,parentSchema:schema16.oneOf[0],data};
+const err0 = {instancePath,schemaPath:"#/oneOf/0/required",keyword:"required",params:{missingProperty: "ping"},message:"must have required property '"+"ping"+"'",schema:schema19.oneOf[0].required,parentSchema:schema19.oneOf[0],data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -170,7 +173,7 @@ passing0 = 0;
 const _errs3 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["wait-agent"] === undefined){
-const err1 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "wait-agent"},message:"must have required property '"+"wait-agent"+"'",schema:schema16.oneOf[1].required,parentSchema:schema16.oneOf[1],data};
+const err1 = {instancePath,schemaPath:"#/oneOf/1/required",keyword:"required",params:{missingProperty: "wait-agent"},message:"must have required property '"+"wait-agent"+"'",schema:schema19.oneOf[1].required,parentSchema:schema19.oneOf[1],data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -193,7 +196,7 @@ passing0 = 1;
 const _errs4 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.info === undefined){
-const err2 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "info"},message:"must have required property '"+"info"+"'",schema:schema16.oneOf[2].required,parentSchema:schema16.oneOf[2],data};
+const err2 = {instancePath,schemaPath:"#/oneOf/2/required",keyword:"required",params:{missingProperty: "info"},message:"must have required property '"+"info"+"'",schema:schema19.oneOf[2].required,parentSchema:schema19.oneOf[2],data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -216,7 +219,7 @@ passing0 = 2;
 const _errs5 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.exec === undefined){
-const err3 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "exec"},message:"must have required property '"+"exec"+"'",schema:schema16.oneOf[3].required,parentSchema:schema16.oneOf[3],data};
+const err3 = {instancePath,schemaPath:"#/oneOf/3/required",keyword:"required",params:{missingProperty: "exec"},message:"must have required property '"+"exec"+"'",schema:schema19.oneOf[3].required,parentSchema:schema19.oneOf[3],data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -239,7 +242,7 @@ passing0 = 3;
 const _errs6 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["file-read"] === undefined){
-const err4 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: "file-read"},message:"must have required property '"+"file-read"+"'",schema:schema16.oneOf[4].required,parentSchema:schema16.oneOf[4],data};
+const err4 = {instancePath,schemaPath:"#/oneOf/4/required",keyword:"required",params:{missingProperty: "file-read"},message:"must have required property '"+"file-read"+"'",schema:schema19.oneOf[4].required,parentSchema:schema19.oneOf[4],data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -262,7 +265,7 @@ passing0 = 4;
 const _errs7 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["file-write"] === undefined){
-const err5 = {instancePath,schemaPath:"#/oneOf/5/required",keyword:"required",params:{missingProperty: "file-write"},message:"must have required property '"+"file-write"+"'",schema:schema16.oneOf[5].required,parentSchema:schema16.oneOf[5],data};
+const err5 = {instancePath,schemaPath:"#/oneOf/5/required",keyword:"required",params:{missingProperty: "file-write"},message:"must have required property '"+"file-write"+"'",schema:schema19.oneOf[5].required,parentSchema:schema19.oneOf[5],data};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -285,7 +288,7 @@ passing0 = 5;
 const _errs8 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["time-get"] === undefined){
-const err6 = {instancePath,schemaPath:"#/oneOf/6/required",keyword:"required",params:{missingProperty: "time-get"},message:"must have required property '"+"time-get"+"'",schema:schema16.oneOf[6].required,parentSchema:schema16.oneOf[6],data};
+const err6 = {instancePath,schemaPath:"#/oneOf/6/required",keyword:"required",params:{missingProperty: "time-get"},message:"must have required property '"+"time-get"+"'",schema:schema19.oneOf[6].required,parentSchema:schema19.oneOf[6],data};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -308,7 +311,7 @@ passing0 = 6;
 const _errs9 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["time-sync"] === undefined){
-const err7 = {instancePath,schemaPath:"#/oneOf/7/required",keyword:"required",params:{missingProperty: "time-sync"},message:"must have required property '"+"time-sync"+"'",schema:schema16.oneOf[7].required,parentSchema:schema16.oneOf[7],data};
+const err7 = {instancePath,schemaPath:"#/oneOf/7/required",keyword:"required",params:{missingProperty: "time-sync"},message:"must have required property '"+"time-sync"+"'",schema:schema19.oneOf[7].required,parentSchema:schema19.oneOf[7],data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -331,7 +334,7 @@ passing0 = 7;
 const _errs10 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.network === undefined){
-const err8 = {instancePath,schemaPath:"#/oneOf/8/required",keyword:"required",params:{missingProperty: "network"},message:"must have required property '"+"network"+"'",schema:schema16.oneOf[8].required,parentSchema:schema16.oneOf[8],data};
+const err8 = {instancePath,schemaPath:"#/oneOf/8/required",keyword:"required",params:{missingProperty: "network"},message:"must have required property '"+"network"+"'",schema:schema19.oneOf[8].required,parentSchema:schema19.oneOf[8],data};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -354,7 +357,7 @@ passing0 = 8;
 const _errs11 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.osinfo === undefined){
-const err9 = {instancePath,schemaPath:"#/oneOf/9/required",keyword:"required",params:{missingProperty: "osinfo"},message:"must have required property '"+"osinfo"+"'",schema:schema16.oneOf[9].required,parentSchema:schema16.oneOf[9],data};
+const err9 = {instancePath,schemaPath:"#/oneOf/9/required",keyword:"required",params:{missingProperty: "osinfo"},message:"must have required property '"+"osinfo"+"'",schema:schema19.oneOf[9].required,parentSchema:schema19.oneOf[9],data};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -377,7 +380,7 @@ passing0 = 9;
 const _errs12 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.hostname === undefined){
-const err10 = {instancePath,schemaPath:"#/oneOf/10/required",keyword:"required",params:{missingProperty: "hostname"},message:"must have required property '"+"hostname"+"'",schema:schema16.oneOf[10].required,parentSchema:schema16.oneOf[10],data};
+const err10 = {instancePath,schemaPath:"#/oneOf/10/required",keyword:"required",params:{missingProperty: "hostname"},message:"must have required property '"+"hostname"+"'",schema:schema19.oneOf[10].required,parentSchema:schema19.oneOf[10],data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -400,7 +403,7 @@ passing0 = 10;
 const _errs13 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.users === undefined){
-const err11 = {instancePath,schemaPath:"#/oneOf/11/required",keyword:"required",params:{missingProperty: "users"},message:"must have required property '"+"users"+"'",schema:schema16.oneOf[11].required,parentSchema:schema16.oneOf[11],data};
+const err11 = {instancePath,schemaPath:"#/oneOf/11/required",keyword:"required",params:{missingProperty: "users"},message:"must have required property '"+"users"+"'",schema:schema19.oneOf[11].required,parentSchema:schema19.oneOf[11],data};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -423,7 +426,7 @@ passing0 = 11;
 const _errs14 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.timezone === undefined){
-const err12 = {instancePath,schemaPath:"#/oneOf/12/required",keyword:"required",params:{missingProperty: "timezone"},message:"must have required property '"+"timezone"+"'",schema:schema16.oneOf[12].required,parentSchema:schema16.oneOf[12],data};
+const err12 = {instancePath,schemaPath:"#/oneOf/12/required",keyword:"required",params:{missingProperty: "timezone"},message:"must have required property '"+"timezone"+"'",schema:schema19.oneOf[12].required,parentSchema:schema19.oneOf[12],data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -446,7 +449,7 @@ passing0 = 12;
 const _errs15 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.fsinfo === undefined){
-const err13 = {instancePath,schemaPath:"#/oneOf/13/required",keyword:"required",params:{missingProperty: "fsinfo"},message:"must have required property '"+"fsinfo"+"'",schema:schema16.oneOf[13].required,parentSchema:schema16.oneOf[13],data};
+const err13 = {instancePath,schemaPath:"#/oneOf/13/required",keyword:"required",params:{missingProperty: "fsinfo"},message:"must have required property '"+"fsinfo"+"'",schema:schema19.oneOf[13].required,parentSchema:schema19.oneOf[13],data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -469,7 +472,7 @@ passing0 = 13;
 const _errs16 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.disks === undefined){
-const err14 = {instancePath,schemaPath:"#/oneOf/14/required",keyword:"required",params:{missingProperty: "disks"},message:"must have required property '"+"disks"+"'",schema:schema16.oneOf[14].required,parentSchema:schema16.oneOf[14],data};
+const err14 = {instancePath,schemaPath:"#/oneOf/14/required",keyword:"required",params:{missingProperty: "disks"},message:"must have required property '"+"disks"+"'",schema:schema19.oneOf[14].required,parentSchema:schema19.oneOf[14],data};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -492,7 +495,7 @@ passing0 = 14;
 const _errs17 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.load === undefined){
-const err15 = {instancePath,schemaPath:"#/oneOf/15/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'",schema:schema16.oneOf[15].required,parentSchema:schema16.oneOf[15],data};
+const err15 = {instancePath,schemaPath:"#/oneOf/15/required",keyword:"required",params:{missingProperty: "load"},message:"must have required property '"+"load"+"'",schema:schema19.oneOf[15].required,parentSchema:schema19.oneOf[15],data};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -515,7 +518,7 @@ passing0 = 15;
 const _errs18 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.fsfreeze === undefined){
-const err16 = {instancePath,schemaPath:"#/oneOf/16/required",keyword:"required",params:{missingProperty: "fsfreeze"},message:"must have required property '"+"fsfreeze"+"'",schema:schema16.oneOf[16].required,parentSchema:schema16.oneOf[16],data};
+const err16 = {instancePath,schemaPath:"#/oneOf/16/required",keyword:"required",params:{missingProperty: "fsfreeze"},message:"must have required property '"+"fsfreeze"+"'",schema:schema19.oneOf[16].required,parentSchema:schema19.oneOf[16],data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -538,7 +541,7 @@ passing0 = 16;
 const _errs19 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.fsthaw === undefined){
-const err17 = {instancePath,schemaPath:"#/oneOf/17/required",keyword:"required",params:{missingProperty: "fsthaw"},message:"must have required property '"+"fsthaw"+"'",schema:schema16.oneOf[17].required,parentSchema:schema16.oneOf[17],data};
+const err17 = {instancePath,schemaPath:"#/oneOf/17/required",keyword:"required",params:{missingProperty: "fsthaw"},message:"must have required property '"+"fsthaw"+"'",schema:schema19.oneOf[17].required,parentSchema:schema19.oneOf[17],data};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -561,7 +564,7 @@ passing0 = 17;
 const _errs20 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.fstrim === undefined){
-const err18 = {instancePath,schemaPath:"#/oneOf/18/required",keyword:"required",params:{missingProperty: "fstrim"},message:"must have required property '"+"fstrim"+"'",schema:schema16.oneOf[18].required,parentSchema:schema16.oneOf[18],data};
+const err18 = {instancePath,schemaPath:"#/oneOf/18/required",keyword:"required",params:{missingProperty: "fstrim"},message:"must have required property '"+"fstrim"+"'",schema:schema19.oneOf[18].required,parentSchema:schema19.oneOf[18],data};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -584,7 +587,7 @@ passing0 = 18;
 const _errs21 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.shutdown === undefined){
-const err19 = {instancePath,schemaPath:"#/oneOf/19/required",keyword:"required",params:{missingProperty: "shutdown"},message:"must have required property '"+"shutdown"+"'",schema:schema16.oneOf[19].required,parentSchema:schema16.oneOf[19],data};
+const err19 = {instancePath,schemaPath:"#/oneOf/19/required",keyword:"required",params:{missingProperty: "shutdown"},message:"must have required property '"+"shutdown"+"'",schema:schema19.oneOf[19].required,parentSchema:schema19.oneOf[19],data};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -607,7 +610,7 @@ passing0 = 19;
 const _errs22 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.reboot === undefined){
-const err20 = {instancePath,schemaPath:"#/oneOf/20/required",keyword:"required",params:{missingProperty: "reboot"},message:"must have required property '"+"reboot"+"'",schema:schema16.oneOf[20].required,parentSchema:schema16.oneOf[20],data};
+const err20 = {instancePath,schemaPath:"#/oneOf/20/required",keyword:"required",params:{missingProperty: "reboot"},message:"must have required property '"+"reboot"+"'",schema:schema19.oneOf[20].required,parentSchema:schema19.oneOf[20],data};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -630,7 +633,7 @@ passing0 = 20;
 const _errs23 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data["set-password"] === undefined){
-const err21 = {instancePath,schemaPath:"#/oneOf/21/required",keyword:"required",params:{missingProperty: "set-password"},message:"must have required property '"+"set-password"+"'",schema:schema16.oneOf[21].required,parentSchema:schema16.oneOf[21],data};
+const err21 = {instancePath,schemaPath:"#/oneOf/21/required",keyword:"required",params:{missingProperty: "set-password"},message:"must have required property '"+"set-password"+"'",schema:schema19.oneOf[21].required,parentSchema:schema19.oneOf[21],data};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -653,7 +656,7 @@ passing0 = 21;
 const _errs24 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.agent === undefined){
-const err22 = {instancePath,schemaPath:"#/oneOf/22/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema16.oneOf[22].required,parentSchema:schema16.oneOf[22],data};
+const err22 = {instancePath,schemaPath:"#/oneOf/22/required",keyword:"required",params:{missingProperty: "agent"},message:"must have required property '"+"agent"+"'",schema:schema19.oneOf[22].required,parentSchema:schema19.oneOf[22],data};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -696,7 +699,7 @@ passing0 = 22;
 }
 }
 if(!valid0){
-const err23 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema16.oneOf,parentSchema:schema16,data};
+const err23 = {instancePath,schemaPath:"#/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema19.oneOf,parentSchema:schema19,data};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -718,8 +721,8 @@ vErrors = null;
 }
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!(func11.call(schema16.properties, key0))){
-const err24 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema16,data};
+if(!(func2.call(schema19.properties, key0))){
+const err24 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema19,data};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -732,8 +735,8 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func2(data0) < 1){
-const err25 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.name,data:data0};
+if(func3(data0) < 1){
+const err25 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -744,7 +747,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.name.type,parentSchema:schema16.properties.name,data:data0};
+const err26 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties.name.type,parentSchema:schema19.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -794,7 +797,7 @@ errors++;
 if(data.retries !== undefined){
 let data2 = data.retries;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.retries.type,parentSchema:schema16.properties.retries,data:data2};
+const err30 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema19.properties.retries.type,parentSchema:schema19.properties.retries,data:data2};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -805,7 +808,7 @@ errors++;
 }
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 0 || isNaN(data2)){
-const err31 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.retries,data:data2};
+const err31 = {instancePath:instancePath+"/retries",schemaPath:"#/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema19.properties.retries,data:data2};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -856,7 +859,7 @@ errors++;
 if(data["continue-on-error"] !== undefined){
 let data4 = data["continue-on-error"];
 if(typeof data4 !== "boolean"){
-const err35 = {instancePath:instancePath+"/continue-on-error",schemaPath:"#/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["continue-on-error"].type,parentSchema:schema16.properties["continue-on-error"],data:data4};
+const err35 = {instancePath:instancePath+"/continue-on-error",schemaPath:"#/properties/continue-on-error/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties["continue-on-error"].type,parentSchema:schema19.properties["continue-on-error"],data:data4};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -875,7 +878,7 @@ errors = vErrors.length;
 if(data.ping !== undefined){
 let data6 = data.ping;
 if((!(data6 && typeof data6 == "object" && !Array.isArray(data6))) && (data6 !== null)){
-const err36 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data6};
+const err36 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data6};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -886,7 +889,7 @@ errors++;
 }
 if(data6 && typeof data6 == "object" && !Array.isArray(data6)){
 for(const key1 in data6){
-const err37 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data6};
+const err37 = {instancePath:instancePath+"/ping",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data6};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -900,7 +903,7 @@ errors++;
 if(data["wait-agent"] !== undefined){
 let data7 = data["wait-agent"];
 if((!(data7 && typeof data7 == "object" && !Array.isArray(data7))) && (data7 !== null)){
-const err38 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/type",keyword:"type",params:{type: schema16.properties["wait-agent"].type},message:"must be object,null",schema:schema16.properties["wait-agent"].type,parentSchema:schema16.properties["wait-agent"],data:data7};
+const err38 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/type",keyword:"type",params:{type: schema19.properties["wait-agent"].type},message:"must be object,null",schema:schema19.properties["wait-agent"].type,parentSchema:schema19.properties["wait-agent"],data:data7};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -912,7 +915,7 @@ errors++;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 for(const key2 in data7){
 if(!(key2 === "interval")){
-const err39 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["wait-agent"],data:data7};
+const err39 = {instancePath:instancePath+"/wait-agent",schemaPath:"#/properties/wait-agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["wait-agent"],data:data7};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -964,7 +967,7 @@ errors++;
 if(data.info !== undefined){
 let data9 = data.info;
 if((!(data9 && typeof data9 == "object" && !Array.isArray(data9))) && (data9 !== null)){
-const err43 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data9};
+const err43 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data9};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -975,7 +978,7 @@ errors++;
 }
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key3 in data9){
-const err44 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data9};
+const err44 = {instancePath:instancePath+"/info",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data9};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -990,7 +993,7 @@ if(data.exec !== undefined){
 let data10 = data.exec;
 if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
 if(data10.path === undefined){
-const err45 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties.exec.required,parentSchema:schema16.properties.exec,data:data10};
+const err45 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema19.properties.exec.required,parentSchema:schema19.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -1001,7 +1004,7 @@ errors++;
 }
 for(const key4 in data10){
 if(!(((((key4 === "path") || (key4 === "args")) || (key4 === "env")) || (key4 === "stdin")) || (key4 === "capture"))){
-const err46 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec,data:data10};
+const err46 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -1014,8 +1017,8 @@ errors++;
 if(data10.path !== undefined){
 let data11 = data10.path;
 if(typeof data11 === "string"){
-if(func2(data11) < 1){
-const err47 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.exec.properties.path,data:data11};
+if(func3(data11) < 1){
+const err47 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties.exec.properties.path,data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -1026,7 +1029,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.path.type,parentSchema:schema16.properties.exec.properties.path,data:data11};
+const err48 = {instancePath:instancePath+"/exec/path",schemaPath:"#/properties/exec/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties.exec.properties.path.type,parentSchema:schema19.properties.exec.properties.path,data:data11};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -1043,7 +1046,7 @@ const len0 = data12.length;
 for(let i0=0; i0<len0; i0++){
 let data13 = data12[i0];
 if(((typeof data13 !== "string") && (!((typeof data13 == "number") && (isFinite(data13))))) && (typeof data13 !== "boolean")){
-const err49 = {instancePath:instancePath+"/exec/args/" + i0,schemaPath:"#/definitions/word/type",keyword:"type",params:{type: schema24.type},message:"must be string,number,boolean",schema:schema24.type,parentSchema:schema24,data:data13};
+const err49 = {instancePath:instancePath+"/exec/args/" + i0,schemaPath:"#/definitions/word/type",keyword:"type",params:{type: schema27.type},message:"must be string,number,boolean",schema:schema27.type,parentSchema:schema27,data:data13};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -1055,7 +1058,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/exec/args",schemaPath:"#/properties/exec/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.exec.properties.args.type,parentSchema:schema16.properties.exec.properties.args,data:data12};
+const err50 = {instancePath:instancePath+"/exec/args",schemaPath:"#/properties/exec/properties/args/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema19.properties.exec.properties.args.type,parentSchema:schema19.properties.exec.properties.args,data:data12};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -1071,7 +1074,7 @@ if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 for(const key5 in data14){
 let data15 = data14[key5];
 if((((typeof data15 !== "string") && (!((typeof data15 == "number") && (isFinite(data15))))) && (typeof data15 !== "boolean")) && (!(data15 && typeof data15 == "object" && !Array.isArray(data15)))){
-const err51 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/type",keyword:"type",params:{type: schema16.properties.exec.properties.env.additionalProperties.type},message:"must be string,number,boolean,object",schema:schema16.properties.exec.properties.env.additionalProperties.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+const err51 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/type",keyword:"type",params:{type: schema19.properties.exec.properties.env.additionalProperties.type},message:"must be string,number,boolean,object",schema:schema19.properties.exec.properties.env.additionalProperties.type,parentSchema:schema19.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -1082,7 +1085,7 @@ errors++;
 }
 if(data15 && typeof data15 == "object" && !Array.isArray(data15)){
 if(data15.value === undefined){
-const err52 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+const err52 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema19.properties.exec.properties.env.additionalProperties.required,parentSchema:schema19.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -1092,7 +1095,7 @@ vErrors.push(err52);
 errors++;
 }
 if(data15.secret === undefined){
-const err53 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema16.properties.exec.properties.env.additionalProperties.required,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+const err53 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema19.properties.exec.properties.env.additionalProperties.required,parentSchema:schema19.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -1103,7 +1106,7 @@ errors++;
 }
 for(const key6 in data15){
 if(!((key6 === "value") || (key6 === "secret"))){
-const err54 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.exec.properties.env.additionalProperties,data:data15};
+const err54 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/exec/properties/env/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.exec.properties.env.additionalProperties,data:data15};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -1116,7 +1119,7 @@ errors++;
 if(data15.value !== undefined){
 let data16 = data15.value;
 if(typeof data16 !== "string"){
-const err55 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/value",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exec.properties.env.additionalProperties.properties.value.type,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.value,data:data16};
+const err55 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/value",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties.exec.properties.env.additionalProperties.properties.value.type,parentSchema:schema19.properties.exec.properties.env.additionalProperties.properties.value,data:data16};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -1129,7 +1132,7 @@ errors++;
 if(data15.secret !== undefined){
 let data17 = data15.secret;
 if(true !== data17){
-const err56 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema16.properties.exec.properties.env.additionalProperties.properties.secret,data:data17};
+const err56 = {instancePath:instancePath+"/exec/env/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/secret",schemaPath:"#/properties/exec/properties/env/additionalProperties/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema19.properties.exec.properties.env.additionalProperties.properties.secret,data:data17};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -1143,7 +1146,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/exec/env",schemaPath:"#/properties/exec/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.properties.env.type,parentSchema:schema16.properties.exec.properties.env,data:data14};
+const err57 = {instancePath:instancePath+"/exec/env",schemaPath:"#/properties/exec/properties/env/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties.exec.properties.env.type,parentSchema:schema19.properties.exec.properties.env,data:data14};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -1156,7 +1159,7 @@ errors++;
 if(data10.stdin !== undefined){
 let data18 = data10.stdin;
 if((typeof data18 !== "string") && (!(data18 && typeof data18 == "object" && !Array.isArray(data18)))){
-const err58 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data18};
+const err58 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema28.type},message:"must be string,object",schema:schema28.type,parentSchema:schema28,data:data18};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -1167,7 +1170,7 @@ errors++;
 }
 if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
 if(data18.value === undefined){
-const err59 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
+const err59 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema28.required,parentSchema:schema28,data:data18};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -1177,7 +1180,7 @@ vErrors.push(err59);
 errors++;
 }
 if(data18.secret === undefined){
-const err60 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data18};
+const err60 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema28.required,parentSchema:schema28,data:data18};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -1188,7 +1191,7 @@ errors++;
 }
 for(const key7 in data18){
 if(!((key7 === "value") || (key7 === "secret"))){
-const err61 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data18};
+const err61 = {instancePath:instancePath+"/exec/stdin",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties",schema:false,parentSchema:schema28,data:data18};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -1201,7 +1204,7 @@ errors++;
 if(data18.value !== undefined){
 let data19 = data18.value;
 if(typeof data19 !== "string"){
-const err62 = {instancePath:instancePath+"/exec/stdin/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data19};
+const err62 = {instancePath:instancePath+"/exec/stdin/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.value.type,parentSchema:schema28.properties.value,data:data19};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -1214,7 +1217,7 @@ errors++;
 if(data18.secret !== undefined){
 let data20 = data18.secret;
 if(true !== data20){
-const err63 = {instancePath:instancePath+"/exec/stdin/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data20};
+const err63 = {instancePath:instancePath+"/exec/stdin/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema28.properties.secret,data:data20};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -1229,7 +1232,7 @@ errors++;
 if(data10.capture !== undefined){
 let data21 = data10.capture;
 if(!(((data21 === true) || (data21 === false)) || (data21 === "merged"))){
-const err64 = {instancePath:instancePath+"/exec/capture",schemaPath:"#/properties/exec/properties/capture/enum",keyword:"enum",params:{allowedValues: schema16.properties.exec.properties.capture.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.exec.properties.capture.enum,parentSchema:schema16.properties.exec.properties.capture,data:data21};
+const err64 = {instancePath:instancePath+"/exec/capture",schemaPath:"#/properties/exec/properties/capture/enum",keyword:"enum",params:{allowedValues: schema19.properties.exec.properties.capture.enum},message:"must be equal to one of the allowed values",schema:schema19.properties.exec.properties.capture.enum,parentSchema:schema19.properties.exec.properties.capture,data:data21};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -1241,7 +1244,7 @@ errors++;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.exec.type,parentSchema:schema16.properties.exec,data:data10};
+const err65 = {instancePath:instancePath+"/exec",schemaPath:"#/properties/exec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties.exec.type,parentSchema:schema19.properties.exec,data:data10};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -1255,7 +1258,7 @@ if(data["file-read"] !== undefined){
 let data22 = data["file-read"];
 if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 if(data22.path === undefined){
-const err66 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-read"].required,parentSchema:schema16.properties["file-read"],data:data22};
+const err66 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema19.properties["file-read"].required,parentSchema:schema19.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -1266,7 +1269,7 @@ errors++;
 }
 for(const key8 in data22){
 if(!(((key8 === "path") || (key8 === "to")) || (key8 === "max-size"))){
-const err67 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-read"],data:data22};
+const err67 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -1279,8 +1282,8 @@ errors++;
 if(data22.path !== undefined){
 let data23 = data22.path;
 if(typeof data23 === "string"){
-if(func2(data23) < 1){
-const err68 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
+if(func3(data23) < 1){
+const err68 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties["file-read"].properties.path,data:data23};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -1291,7 +1294,7 @@ errors++;
 }
 }
 else {
-const err69 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.path.type,parentSchema:schema16.properties["file-read"].properties.path,data:data23};
+const err69 = {instancePath:instancePath+"/file-read/path",schemaPath:"#/properties/file-read/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["file-read"].properties.path.type,parentSchema:schema19.properties["file-read"].properties.path,data:data23};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -1304,8 +1307,8 @@ errors++;
 if(data22.to !== undefined){
 let data24 = data22.to;
 if(typeof data24 === "string"){
-if(func2(data24) < 1){
-const err70 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
+if(func3(data24) < 1){
+const err70 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties["file-read"].properties.to,data:data24};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -1316,7 +1319,7 @@ errors++;
 }
 }
 else {
-const err71 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-read"].properties.to.type,parentSchema:schema16.properties["file-read"].properties.to,data:data24};
+const err71 = {instancePath:instancePath+"/file-read/to",schemaPath:"#/properties/file-read/properties/to/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["file-read"].properties.to.type,parentSchema:schema19.properties["file-read"].properties.to,data:data24};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -1329,7 +1332,7 @@ errors++;
 if(data22["max-size"] !== undefined){
 let data25 = data22["max-size"];
 if((typeof data25 !== "string") && (!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25))))){
-const err72 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/type",keyword:"type",params:{type: schema26.type},message:"must be string,integer",schema:schema26.type,parentSchema:schema26,data:data25};
+const err72 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/type",keyword:"type",params:{type: schema29.type},message:"must be string,integer",schema:schema29.type,parentSchema:schema29,data:data25};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -1340,7 +1343,7 @@ errors++;
 }
 if((typeof data25 == "number") && (isFinite(data25))){
 if(data25 < 1 || isNaN(data25)){
-const err73 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema26,data:data25};
+const err73 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema29,data:data25};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -1351,8 +1354,8 @@ errors++;
 }
 }
 if(typeof data25 === "string"){
-if(!pattern5.test(data25)){
-const err74 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/pattern",keyword:"pattern",params:{pattern: "^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},message:"must match pattern \""+"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"+"\"",schema:"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$",parentSchema:schema26,data:data25};
+if(!pattern7.test(data25)){
+const err74 = {instancePath:instancePath+"/file-read/max-size",schemaPath:"#/definitions/size/pattern",keyword:"pattern",params:{pattern: "^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"},message:"must match pattern \""+"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$"+"\"",schema:"^(?:\\d+B?|\\d+(?:\\.\\d+)?(?:KB|MB|GB|KiB|MiB|GiB))$",parentSchema:schema29,data:data25};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -1365,7 +1368,7 @@ errors++;
 }
 }
 else {
-const err75 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-read"].type,parentSchema:schema16.properties["file-read"],data:data22};
+const err75 = {instancePath:instancePath+"/file-read",schemaPath:"#/properties/file-read/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties["file-read"].type,parentSchema:schema19.properties["file-read"],data:data22};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1379,7 +1382,7 @@ if(data["file-write"] !== undefined){
 let data26 = data["file-write"];
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 if(data26.path === undefined){
-const err76 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema16.properties["file-write"].required,parentSchema:schema16.properties["file-write"],data:data26};
+const err76 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/required",keyword:"required",params:{missingProperty: "path"},message:"must have required property '"+"path"+"'",schema:schema19.properties["file-write"].required,parentSchema:schema19.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1390,7 +1393,7 @@ errors++;
 }
 for(const key9 in data26){
 if(!((((key9 === "path") || (key9 === "from")) || (key9 === "content")) || (key9 === "mode"))){
-const err77 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["file-write"],data:data26};
+const err77 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1403,8 +1406,8 @@ errors++;
 if(data26.path !== undefined){
 let data27 = data26.path;
 if(typeof data27 === "string"){
-if(func2(data27) < 1){
-const err78 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
+if(func3(data27) < 1){
+const err78 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties["file-write"].properties.path,data:data27};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1415,7 +1418,7 @@ errors++;
 }
 }
 else {
-const err79 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.path.type,parentSchema:schema16.properties["file-write"].properties.path,data:data27};
+const err79 = {instancePath:instancePath+"/file-write/path",schemaPath:"#/properties/file-write/properties/path/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["file-write"].properties.path.type,parentSchema:schema19.properties["file-write"].properties.path,data:data27};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1428,8 +1431,8 @@ errors++;
 if(data26.from !== undefined){
 let data28 = data26.from;
 if(typeof data28 === "string"){
-if(func2(data28) < 1){
-const err80 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
+if(func3(data28) < 1){
+const err80 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties["file-write"].properties.from,data:data28};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1440,7 +1443,7 @@ errors++;
 }
 }
 else {
-const err81 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.from.type,parentSchema:schema16.properties["file-write"].properties.from,data:data28};
+const err81 = {instancePath:instancePath+"/file-write/from",schemaPath:"#/properties/file-write/properties/from/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["file-write"].properties.from.type,parentSchema:schema19.properties["file-write"].properties.from,data:data28};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1453,7 +1456,7 @@ errors++;
 if(data26.content !== undefined){
 let data29 = data26.content;
 if(typeof data29 !== "string"){
-const err82 = {instancePath:instancePath+"/file-write/content",schemaPath:"#/properties/file-write/properties/content/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["file-write"].properties.content.type,parentSchema:schema16.properties["file-write"].properties.content,data:data29};
+const err82 = {instancePath:instancePath+"/file-write/content",schemaPath:"#/properties/file-write/properties/content/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["file-write"].properties.content.type,parentSchema:schema19.properties["file-write"].properties.content,data:data29};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1466,7 +1469,7 @@ errors++;
 if(data26.mode !== undefined){
 let data30 = data26.mode;
 if(!((data30 === "overwrite") || (data30 === "append"))){
-const err83 = {instancePath:instancePath+"/file-write/mode",schemaPath:"#/properties/file-write/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties["file-write"].properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["file-write"].properties.mode.enum,parentSchema:schema16.properties["file-write"].properties.mode,data:data30};
+const err83 = {instancePath:instancePath+"/file-write/mode",schemaPath:"#/properties/file-write/properties/mode/enum",keyword:"enum",params:{allowedValues: schema19.properties["file-write"].properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema19.properties["file-write"].properties.mode.enum,parentSchema:schema19.properties["file-write"].properties.mode,data:data30};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1478,7 +1481,7 @@ errors++;
 }
 }
 else {
-const err84 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["file-write"].type,parentSchema:schema16.properties["file-write"],data:data26};
+const err84 = {instancePath:instancePath+"/file-write",schemaPath:"#/properties/file-write/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties["file-write"].type,parentSchema:schema19.properties["file-write"],data:data26};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1491,7 +1494,7 @@ errors++;
 if(data["time-get"] !== undefined){
 let data31 = data["time-get"];
 if((!(data31 && typeof data31 == "object" && !Array.isArray(data31))) && (data31 !== null)){
-const err85 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/type",keyword:"type",params:{type: schema16.properties["time-get"].type},message:"must be object,null",schema:schema16.properties["time-get"].type,parentSchema:schema16.properties["time-get"],data:data31};
+const err85 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/type",keyword:"type",params:{type: schema19.properties["time-get"].type},message:"must be object,null",schema:schema19.properties["time-get"].type,parentSchema:schema19.properties["time-get"],data:data31};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1503,7 +1506,7 @@ errors++;
 if(data31 && typeof data31 == "object" && !Array.isArray(data31)){
 for(const key10 in data31){
 if(!(key10 === "samples")){
-const err86 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-get"],data:data31};
+const err86 = {instancePath:instancePath+"/time-get",schemaPath:"#/properties/time-get/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["time-get"],data:data31};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1516,7 +1519,7 @@ errors++;
 if(data31.samples !== undefined){
 let data32 = data31.samples;
 if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err87 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-get"].properties.samples.type,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+const err87 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema19.properties["time-get"].properties.samples.type,parentSchema:schema19.properties["time-get"].properties.samples,data:data32};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -1527,7 +1530,7 @@ errors++;
 }
 if((typeof data32 == "number") && (isFinite(data32))){
 if(data32 > 50 || isNaN(data32)){
-const err88 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+const err88 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema19.properties["time-get"].properties.samples,data:data32};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1537,7 +1540,7 @@ vErrors.push(err88);
 errors++;
 }
 if(data32 < 1 || isNaN(data32)){
-const err89 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-get"].properties.samples,data:data32};
+const err89 = {instancePath:instancePath+"/time-get/samples",schemaPath:"#/properties/time-get/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema19.properties["time-get"].properties.samples,data:data32};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1553,7 +1556,7 @@ errors++;
 if(data["time-sync"] !== undefined){
 let data33 = data["time-sync"];
 if((!(data33 && typeof data33 == "object" && !Array.isArray(data33))) && (data33 !== null)){
-const err90 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/type",keyword:"type",params:{type: schema16.properties["time-sync"].type},message:"must be object,null",schema:schema16.properties["time-sync"].type,parentSchema:schema16.properties["time-sync"],data:data33};
+const err90 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/type",keyword:"type",params:{type: schema19.properties["time-sync"].type},message:"must be object,null",schema:schema19.properties["time-sync"].type,parentSchema:schema19.properties["time-sync"],data:data33};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1565,7 +1568,7 @@ errors++;
 if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
 for(const key11 in data33){
 if(!(((((key11 === "threshold") || (key11 === "source")) || (key11 === "tolerance")) || (key11 === "measure-only")) || (key11 === "samples"))){
-const err91 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["time-sync"],data:data33};
+const err91 = {instancePath:instancePath+"/time-sync",schemaPath:"#/properties/time-sync/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["time-sync"],data:data33};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1615,7 +1618,7 @@ errors++;
 if(data33.source !== undefined){
 let data35 = data33.source;
 if(!((data35 === "host") || (data35 === "rtc"))){
-const err95 = {instancePath:instancePath+"/time-sync/source",schemaPath:"#/properties/time-sync/properties/source/enum",keyword:"enum",params:{allowedValues: schema16.properties["time-sync"].properties.source.enum},message:"must be equal to one of the allowed values",schema:schema16.properties["time-sync"].properties.source.enum,parentSchema:schema16.properties["time-sync"].properties.source,data:data35};
+const err95 = {instancePath:instancePath+"/time-sync/source",schemaPath:"#/properties/time-sync/properties/source/enum",keyword:"enum",params:{allowedValues: schema19.properties["time-sync"].properties.source.enum},message:"must be equal to one of the allowed values",schema:schema19.properties["time-sync"].properties.source.enum,parentSchema:schema19.properties["time-sync"].properties.source,data:data35};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1665,7 +1668,7 @@ errors++;
 if(data33["measure-only"] !== undefined){
 let data37 = data33["measure-only"];
 if(typeof data37 !== "boolean"){
-const err99 = {instancePath:instancePath+"/time-sync/measure-only",schemaPath:"#/properties/time-sync/properties/measure-only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["time-sync"].properties["measure-only"].type,parentSchema:schema16.properties["time-sync"].properties["measure-only"],data:data37};
+const err99 = {instancePath:instancePath+"/time-sync/measure-only",schemaPath:"#/properties/time-sync/properties/measure-only/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties["time-sync"].properties["measure-only"].type,parentSchema:schema19.properties["time-sync"].properties["measure-only"],data:data37};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1678,7 +1681,7 @@ errors++;
 if(data33.samples !== undefined){
 let data38 = data33.samples;
 if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err100 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties["time-sync"].properties.samples.type,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+const err100 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema19.properties["time-sync"].properties.samples.type,parentSchema:schema19.properties["time-sync"].properties.samples,data:data38};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1689,7 +1692,7 @@ errors++;
 }
 if((typeof data38 == "number") && (isFinite(data38))){
 if(data38 > 50 || isNaN(data38)){
-const err101 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+const err101 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 50},message:"must be <= 50",schema:50,parentSchema:schema19.properties["time-sync"].properties.samples,data:data38};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1699,7 +1702,7 @@ vErrors.push(err101);
 errors++;
 }
 if(data38 < 1 || isNaN(data38)){
-const err102 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema16.properties["time-sync"].properties.samples,data:data38};
+const err102 = {instancePath:instancePath+"/time-sync/samples",schemaPath:"#/properties/time-sync/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema19.properties["time-sync"].properties.samples,data:data38};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1715,7 +1718,7 @@ errors++;
 if(data.network !== undefined){
 let data39 = data.network;
 if((!(data39 && typeof data39 == "object" && !Array.isArray(data39))) && (data39 !== null)){
-const err103 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data39};
+const err103 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data39};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1726,7 +1729,7 @@ errors++;
 }
 if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
 for(const key12 in data39){
-const err104 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data39};
+const err104 = {instancePath:instancePath+"/network",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data39};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1740,7 +1743,7 @@ errors++;
 if(data.osinfo !== undefined){
 let data40 = data.osinfo;
 if((!(data40 && typeof data40 == "object" && !Array.isArray(data40))) && (data40 !== null)){
-const err105 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data40};
+const err105 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data40};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1751,7 +1754,7 @@ errors++;
 }
 if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
 for(const key13 in data40){
-const err106 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data40};
+const err106 = {instancePath:instancePath+"/osinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data40};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1765,7 +1768,7 @@ errors++;
 if(data.hostname !== undefined){
 let data41 = data.hostname;
 if((!(data41 && typeof data41 == "object" && !Array.isArray(data41))) && (data41 !== null)){
-const err107 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data41};
+const err107 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data41};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1776,7 +1779,7 @@ errors++;
 }
 if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 for(const key14 in data41){
-const err108 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data41};
+const err108 = {instancePath:instancePath+"/hostname",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key14},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data41};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1790,7 +1793,7 @@ errors++;
 if(data.users !== undefined){
 let data42 = data.users;
 if((!(data42 && typeof data42 == "object" && !Array.isArray(data42))) && (data42 !== null)){
-const err109 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data42};
+const err109 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data42};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1801,7 +1804,7 @@ errors++;
 }
 if(data42 && typeof data42 == "object" && !Array.isArray(data42)){
 for(const key15 in data42){
-const err110 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data42};
+const err110 = {instancePath:instancePath+"/users",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key15},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data42};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1815,7 +1818,7 @@ errors++;
 if(data.timezone !== undefined){
 let data43 = data.timezone;
 if((!(data43 && typeof data43 == "object" && !Array.isArray(data43))) && (data43 !== null)){
-const err111 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data43};
+const err111 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data43};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1826,7 +1829,7 @@ errors++;
 }
 if(data43 && typeof data43 == "object" && !Array.isArray(data43)){
 for(const key16 in data43){
-const err112 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data43};
+const err112 = {instancePath:instancePath+"/timezone",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key16},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data43};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1840,7 +1843,7 @@ errors++;
 if(data.fsinfo !== undefined){
 let data44 = data.fsinfo;
 if((!(data44 && typeof data44 == "object" && !Array.isArray(data44))) && (data44 !== null)){
-const err113 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data44};
+const err113 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data44};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1851,7 +1854,7 @@ errors++;
 }
 if(data44 && typeof data44 == "object" && !Array.isArray(data44)){
 for(const key17 in data44){
-const err114 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data44};
+const err114 = {instancePath:instancePath+"/fsinfo",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key17},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data44};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1865,7 +1868,7 @@ errors++;
 if(data.disks !== undefined){
 let data45 = data.disks;
 if((!(data45 && typeof data45 == "object" && !Array.isArray(data45))) && (data45 !== null)){
-const err115 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data45};
+const err115 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data45};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1876,7 +1879,7 @@ errors++;
 }
 if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
 for(const key18 in data45){
-const err116 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data45};
+const err116 = {instancePath:instancePath+"/disks",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key18},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data45};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1890,7 +1893,7 @@ errors++;
 if(data.load !== undefined){
 let data46 = data.load;
 if((!(data46 && typeof data46 == "object" && !Array.isArray(data46))) && (data46 !== null)){
-const err117 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data46};
+const err117 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data46};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1901,7 +1904,7 @@ errors++;
 }
 if(data46 && typeof data46 == "object" && !Array.isArray(data46)){
 for(const key19 in data46){
-const err118 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data46};
+const err118 = {instancePath:instancePath+"/load",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key19},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data46};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1915,7 +1918,7 @@ errors++;
 if(data.fsfreeze !== undefined){
 let data47 = data.fsfreeze;
 if((!(data47 && typeof data47 == "object" && !Array.isArray(data47))) && (data47 !== null)){
-const err119 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/type",keyword:"type",params:{type: schema16.properties.fsfreeze.type},message:"must be object,null",schema:schema16.properties.fsfreeze.type,parentSchema:schema16.properties.fsfreeze,data:data47};
+const err119 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/type",keyword:"type",params:{type: schema19.properties.fsfreeze.type},message:"must be object,null",schema:schema19.properties.fsfreeze.type,parentSchema:schema19.properties.fsfreeze,data:data47};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1927,7 +1930,7 @@ errors++;
 if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
 for(const key20 in data47){
 if(!(key20 === "mountpoints")){
-const err120 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fsfreeze,data:data47};
+const err120 = {instancePath:instancePath+"/fsfreeze",schemaPath:"#/properties/fsfreeze/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.fsfreeze,data:data47};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1944,8 +1947,8 @@ const len1 = data48.length;
 for(let i1=0; i1<len1; i1++){
 let data49 = data48[i1];
 if(typeof data49 === "string"){
-if(func2(data49) < 1){
-const err121 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data49};
+if(func3(data49) < 1){
+const err121 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties.fsfreeze.properties.mountpoints.items,data:data49};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1956,7 +1959,7 @@ errors++;
 }
 }
 else {
-const err122 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.fsfreeze.properties.mountpoints.items.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints.items,data:data49};
+const err122 = {instancePath:instancePath+"/fsfreeze/mountpoints/" + i1,schemaPath:"#/properties/fsfreeze/properties/mountpoints/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties.fsfreeze.properties.mountpoints.items.type,parentSchema:schema19.properties.fsfreeze.properties.mountpoints.items,data:data49};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1968,7 +1971,7 @@ errors++;
 }
 }
 else {
-const err123 = {instancePath:instancePath+"/fsfreeze/mountpoints",schemaPath:"#/properties/fsfreeze/properties/mountpoints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.fsfreeze.properties.mountpoints.type,parentSchema:schema16.properties.fsfreeze.properties.mountpoints,data:data48};
+const err123 = {instancePath:instancePath+"/fsfreeze/mountpoints",schemaPath:"#/properties/fsfreeze/properties/mountpoints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema19.properties.fsfreeze.properties.mountpoints.type,parentSchema:schema19.properties.fsfreeze.properties.mountpoints,data:data48};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1983,7 +1986,7 @@ errors++;
 if(data.fsthaw !== undefined){
 let data50 = data.fsthaw;
 if((!(data50 && typeof data50 == "object" && !Array.isArray(data50))) && (data50 !== null)){
-const err124 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data50};
+const err124 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data50};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1994,7 +1997,7 @@ errors++;
 }
 if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
 for(const key21 in data50){
-const err125 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data50};
+const err125 = {instancePath:instancePath+"/fsthaw",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key21},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data50};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -2008,7 +2011,7 @@ errors++;
 if(data.fstrim !== undefined){
 let data51 = data.fstrim;
 if((!(data51 && typeof data51 == "object" && !Array.isArray(data51))) && (data51 !== null)){
-const err126 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/type",keyword:"type",params:{type: schema16.properties.fstrim.type},message:"must be object,null",schema:schema16.properties.fstrim.type,parentSchema:schema16.properties.fstrim,data:data51};
+const err126 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/type",keyword:"type",params:{type: schema19.properties.fstrim.type},message:"must be object,null",schema:schema19.properties.fstrim.type,parentSchema:schema19.properties.fstrim,data:data51};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -2020,7 +2023,7 @@ errors++;
 if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
 for(const key22 in data51){
 if(!(key22 === "minimum")){
-const err127 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.fstrim,data:data51};
+const err127 = {instancePath:instancePath+"/fstrim",schemaPath:"#/properties/fstrim/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key22},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.fstrim,data:data51};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -2033,7 +2036,7 @@ errors++;
 if(data51.minimum !== undefined){
 let data52 = data51.minimum;
 if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err128 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema16.properties.fstrim.properties.minimum.type,parentSchema:schema16.properties.fstrim.properties.minimum,data:data52};
+const err128 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema19.properties.fstrim.properties.minimum.type,parentSchema:schema19.properties.fstrim.properties.minimum,data:data52};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -2044,7 +2047,7 @@ errors++;
 }
 if((typeof data52 == "number") && (isFinite(data52))){
 if(data52 < 0 || isNaN(data52)){
-const err129 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema16.properties.fstrim.properties.minimum,data:data52};
+const err129 = {instancePath:instancePath+"/fstrim/minimum",schemaPath:"#/properties/fstrim/properties/minimum/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema19.properties.fstrim.properties.minimum,data:data52};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -2060,7 +2063,7 @@ errors++;
 if(data.shutdown !== undefined){
 let data53 = data.shutdown;
 if((!(data53 && typeof data53 == "object" && !Array.isArray(data53))) && (data53 !== null)){
-const err130 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/type",keyword:"type",params:{type: schema16.properties.shutdown.type},message:"must be object,null",schema:schema16.properties.shutdown.type,parentSchema:schema16.properties.shutdown,data:data53};
+const err130 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/type",keyword:"type",params:{type: schema19.properties.shutdown.type},message:"must be object,null",schema:schema19.properties.shutdown.type,parentSchema:schema19.properties.shutdown,data:data53};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -2072,7 +2075,7 @@ errors++;
 if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
 for(const key23 in data53){
 if(!(key23 === "mode")){
-const err131 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.shutdown,data:data53};
+const err131 = {instancePath:instancePath+"/shutdown",schemaPath:"#/properties/shutdown/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key23},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.shutdown,data:data53};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -2085,7 +2088,7 @@ errors++;
 if(data53.mode !== undefined){
 let data54 = data53.mode;
 if(!((data54 === "powerdown") || (data54 === "halt"))){
-const err132 = {instancePath:instancePath+"/shutdown/mode",schemaPath:"#/properties/shutdown/properties/mode/enum",keyword:"enum",params:{allowedValues: schema16.properties.shutdown.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema16.properties.shutdown.properties.mode.enum,parentSchema:schema16.properties.shutdown.properties.mode,data:data54};
+const err132 = {instancePath:instancePath+"/shutdown/mode",schemaPath:"#/properties/shutdown/properties/mode/enum",keyword:"enum",params:{allowedValues: schema19.properties.shutdown.properties.mode.enum},message:"must be equal to one of the allowed values",schema:schema19.properties.shutdown.properties.mode.enum,parentSchema:schema19.properties.shutdown.properties.mode,data:data54};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -2100,7 +2103,7 @@ errors++;
 if(data.reboot !== undefined){
 let data55 = data.reboot;
 if((!(data55 && typeof data55 == "object" && !Array.isArray(data55))) && (data55 !== null)){
-const err133 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema21.type},message:"must be object,null",schema:schema21.type,parentSchema:schema21,data:data55};
+const err133 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/type",keyword:"type",params:{type: schema24.type},message:"must be object,null",schema:schema24.type,parentSchema:schema24,data:data55};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -2111,7 +2114,7 @@ errors++;
 }
 if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
 for(const key24 in data55){
-const err134 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema21,data:data55};
+const err134 = {instancePath:instancePath+"/reboot",schemaPath:"#/definitions/noParams/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key24},message:"must NOT have additional properties",schema:false,parentSchema:schema24,data:data55};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -2126,7 +2129,7 @@ if(data["set-password"] !== undefined){
 let data56 = data["set-password"];
 if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
 if(data56.user === undefined){
-const err135 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data56};
+const err135 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "user"},message:"must have required property '"+"user"+"'",schema:schema19.properties["set-password"].required,parentSchema:schema19.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -2136,7 +2139,7 @@ vErrors.push(err135);
 errors++;
 }
 if(data56.password === undefined){
-const err136 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema16.properties["set-password"].required,parentSchema:schema16.properties["set-password"],data:data56};
+const err136 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'",schema:schema19.properties["set-password"].required,parentSchema:schema19.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -2147,7 +2150,7 @@ errors++;
 }
 for(const key25 in data56){
 if(!(((key25 === "user") || (key25 === "password")) || (key25 === "crypted"))){
-const err137 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties["set-password"],data:data56};
+const err137 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key25},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -2160,8 +2163,8 @@ errors++;
 if(data56.user !== undefined){
 let data57 = data56.user;
 if(typeof data57 === "string"){
-if(func2(data57) < 1){
-const err138 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties["set-password"].properties.user,data:data57};
+if(func3(data57) < 1){
+const err138 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties["set-password"].properties.user,data:data57};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -2172,7 +2175,7 @@ errors++;
 }
 }
 else {
-const err139 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties["set-password"].properties.user.type,parentSchema:schema16.properties["set-password"].properties.user,data:data57};
+const err139 = {instancePath:instancePath+"/set-password/user",schemaPath:"#/properties/set-password/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties["set-password"].properties.user.type,parentSchema:schema19.properties["set-password"].properties.user,data:data57};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -2185,7 +2188,7 @@ errors++;
 if(data56.password !== undefined){
 let data58 = data56.password;
 if((typeof data58 !== "string") && (!(data58 && typeof data58 == "object" && !Array.isArray(data58)))){
-const err140 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema25.type},message:"must be string,object",schema:schema25.type,parentSchema:schema25,data:data58};
+const err140 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/type",keyword:"type",params:{type: schema28.type},message:"must be string,object",schema:schema28.type,parentSchema:schema28,data:data58};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -2196,7 +2199,7 @@ errors++;
 }
 if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
 if(data58.value === undefined){
-const err141 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema25.required,parentSchema:schema25,data:data58};
+const err141 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "value"},message:"must have required property '"+"value"+"'",schema:schema28.required,parentSchema:schema28,data:data58};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -2206,7 +2209,7 @@ vErrors.push(err141);
 errors++;
 }
 if(data58.secret === undefined){
-const err142 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema25.required,parentSchema:schema25,data:data58};
+const err142 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/required",keyword:"required",params:{missingProperty: "secret"},message:"must have required property '"+"secret"+"'",schema:schema28.required,parentSchema:schema28,data:data58};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -2217,7 +2220,7 @@ errors++;
 }
 for(const key26 in data58){
 if(!((key26 === "value") || (key26 === "secret"))){
-const err143 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema25,data:data58};
+const err143 = {instancePath:instancePath+"/set-password/password",schemaPath:"#/definitions/secretString/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema28,data:data58};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -2230,7 +2233,7 @@ errors++;
 if(data58.value !== undefined){
 let data59 = data58.value;
 if(typeof data59 !== "string"){
-const err144 = {instancePath:instancePath+"/set-password/password/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema25.properties.value.type,parentSchema:schema25.properties.value,data:data59};
+const err144 = {instancePath:instancePath+"/set-password/password/value",schemaPath:"#/definitions/secretString/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema28.properties.value.type,parentSchema:schema28.properties.value,data:data59};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -2243,7 +2246,7 @@ errors++;
 if(data58.secret !== undefined){
 let data60 = data58.secret;
 if(true !== data60){
-const err145 = {instancePath:instancePath+"/set-password/password/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema25.properties.secret,data:data60};
+const err145 = {instancePath:instancePath+"/set-password/password/secret",schemaPath:"#/definitions/secretString/properties/secret/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant",schema:true,parentSchema:schema28.properties.secret,data:data60};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -2258,7 +2261,7 @@ errors++;
 if(data56.crypted !== undefined){
 let data61 = data56.crypted;
 if(typeof data61 !== "boolean"){
-const err146 = {instancePath:instancePath+"/set-password/crypted",schemaPath:"#/properties/set-password/properties/crypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema16.properties["set-password"].properties.crypted.type,parentSchema:schema16.properties["set-password"].properties.crypted,data:data61};
+const err146 = {instancePath:instancePath+"/set-password/crypted",schemaPath:"#/properties/set-password/properties/crypted/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema19.properties["set-password"].properties.crypted.type,parentSchema:schema19.properties["set-password"].properties.crypted,data:data61};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -2270,7 +2273,7 @@ errors++;
 }
 }
 else {
-const err147 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties["set-password"].type,parentSchema:schema16.properties["set-password"],data:data56};
+const err147 = {instancePath:instancePath+"/set-password",schemaPath:"#/properties/set-password/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties["set-password"].type,parentSchema:schema19.properties["set-password"],data:data56};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -2284,7 +2287,7 @@ if(data.agent !== undefined){
 let data62 = data.agent;
 if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
 if(data62.execute === undefined){
-const err148 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/required",keyword:"required",params:{missingProperty: "execute"},message:"must have required property '"+"execute"+"'",schema:schema16.properties.agent.required,parentSchema:schema16.properties.agent,data:data62};
+const err148 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/required",keyword:"required",params:{missingProperty: "execute"},message:"must have required property '"+"execute"+"'",schema:schema19.properties.agent.required,parentSchema:schema19.properties.agent,data:data62};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -2295,7 +2298,7 @@ errors++;
 }
 for(const key27 in data62){
 if(!((key27 === "execute") || (key27 === "arguments"))){
-const err149 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema16.properties.agent,data:data62};
+const err149 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key27},message:"must NOT have additional properties",schema:false,parentSchema:schema19.properties.agent,data:data62};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -2308,8 +2311,8 @@ errors++;
 if(data62.execute !== undefined){
 let data63 = data62.execute;
 if(typeof data63 === "string"){
-if(func2(data63) < 1){
-const err150 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.agent.properties.execute,data:data63};
+if(func3(data63) < 1){
+const err150 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema19.properties.agent.properties.execute,data:data63};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -2320,7 +2323,7 @@ errors++;
 }
 }
 else {
-const err151 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.agent.properties.execute.type,parentSchema:schema16.properties.agent.properties.execute,data:data63};
+const err151 = {instancePath:instancePath+"/agent/execute",schemaPath:"#/properties/agent/properties/execute/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema19.properties.agent.properties.execute.type,parentSchema:schema19.properties.agent.properties.execute,data:data63};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -2333,7 +2336,7 @@ errors++;
 if(data62.arguments !== undefined){
 let data64 = data62.arguments;
 if(!(data64 && typeof data64 == "object" && !Array.isArray(data64))){
-const err152 = {instancePath:instancePath+"/agent/arguments",schemaPath:"#/properties/agent/properties/arguments/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.properties.arguments.type,parentSchema:schema16.properties.agent.properties.arguments,data:data64};
+const err152 = {instancePath:instancePath+"/agent/arguments",schemaPath:"#/properties/agent/properties/arguments/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties.agent.properties.arguments.type,parentSchema:schema19.properties.agent.properties.arguments,data:data64};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -2345,7 +2348,7 @@ errors++;
 }
 }
 else {
-const err153 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.properties.agent.type,parentSchema:schema16.properties.agent,data:data62};
+const err153 = {instancePath:instancePath+"/agent",schemaPath:"#/properties/agent/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.properties.agent.type,parentSchema:schema19.properties.agent,data:data62};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2357,7 +2360,7 @@ errors++;
 }
 }
 else {
-const err154 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.type,parentSchema:schema16,data};
+const err154 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema19.type,parentSchema:schema19,data};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2401,7 +2404,7 @@ let ifClause0;
 if(_valid0){
 const _errs3 = errors;
 if(!(((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "load")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
-const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema15.enum},message:"must be equal to one of the allowed values",schema:schema15.enum,parentSchema:schema15,data};
+const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema18.enum},message:"must be equal to one of the allowed values",schema:schema18.enum,parentSchema:schema18,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -2425,7 +2428,7 @@ valid0 = _valid0;
 ifClause0 = "else";
 }
 if(!valid0){
-const err2 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema14.if,parentSchema:schema14,data};
+const err2 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema17.if,parentSchema:schema17,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -2464,7 +2467,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!(((((((((key0 === "name") || (key0 === "connect")) || (key0 === "concurrency")) || (key0 === "virsh")) || (key0 === "timeout")) || (key0 === "report")) || (key0 === "targets")) || (key0 === "steps")) || (pattern0.test(key0)))){
+if(!((func2.call(schema11.properties, key0)) || (pattern0.test(key0)))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema11,data};
 if(vErrors === null){
 vErrors = [err2];
@@ -2478,7 +2481,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 === "string"){
-if(func2(data0) < 1){
+if(func3(data0) < 1){
 const err3 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err3];
@@ -2503,7 +2506,7 @@ errors++;
 if(data.connect !== undefined){
 let data1 = data.connect;
 if(typeof data1 === "string"){
-if(func2(data1) < 1){
+if(func3(data1) < 1){
 const err5 = {instancePath:instancePath+"/connect",schemaPath:"#/properties/connect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.connect,data:data1};
 if(vErrors === null){
 vErrors = [err5];
@@ -2680,7 +2683,7 @@ errors++;
 if(data7.dir !== undefined){
 let data8 = data7.dir;
 if(typeof data8 === "string"){
-if(func2(data8) < 1){
+if(func3(data8) < 1){
 const err19 = {instancePath:instancePath+"/report/dir",schemaPath:"#/properties/report/properties/dir/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.report.properties.dir,data:data8};
 if(vErrors === null){
 vErrors = [err19];
@@ -2739,11 +2742,10 @@ vErrors.push(err23);
 errors++;
 }
 }
-if(data.targets !== undefined){
-let data10 = data.targets;
-if(Array.isArray(data10)){
-if(data10.length < 1){
-const err24 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.targets,data:data10};
+if(data.every !== undefined){
+let data10 = data.every;
+if((typeof data10 !== "string") && (!((typeof data10 == "number") && (isFinite(data10))))){
+const err24 = {instancePath:instancePath+"/every",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -2752,12 +2754,9 @@ vErrors.push(err24);
 }
 errors++;
 }
-const len0 = data10.length;
-for(let i0=0; i0<len0; i0++){
-let data11 = data10[i0];
-if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
-if(data11.vm === undefined){
-const err25 = {instancePath:instancePath+"/targets/" + i0,schemaPath:"#/definitions/target/required",keyword:"required",params:{missingProperty: "vm"},message:"must have required property '"+"vm"+"'",schema:schema13.required,parentSchema:schema13,data:data11};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 < 0 || isNaN(data10)){
+const err25 = {instancePath:instancePath+"/every",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data10};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -2766,9 +2765,10 @@ vErrors.push(err25);
 }
 errors++;
 }
-for(const key3 in data11){
-if(!((((((key3 === "vm") || (key3 === "connect")) || (key3 === "channel")) || (key3 === "socket")) || (key3 === "ssh")) || (key3 === "exclude"))){
-const err26 = {instancePath:instancePath+"/targets/" + i0,schemaPath:"#/definitions/target/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema13,data:data11};
+}
+if(typeof data10 === "string"){
+if(!pattern1.test(data10)){
+const err26 = {instancePath:instancePath+"/every",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data10};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -2778,11 +2778,13 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data11.vm !== undefined){
-let data12 = data11.vm;
-if(typeof data12 === "string"){
-if(func2(data12) < 1){
-const err27 = {instancePath:instancePath+"/targets/" + i0+"/vm",schemaPath:"#/definitions/target/properties/vm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.vm,data:data12};
+}
+if(data.watch !== undefined){
+let data11 = data.watch;
+if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
+for(const key3 in data11){
+if(!(((key3 === "on") || (key3 === "settle")) || (key3 === "retries"))){
+const err27 = {instancePath:instancePath+"/watch",schemaPath:"#/properties/watch/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.watch,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -2792,8 +2794,14 @@ vErrors.push(err27);
 errors++;
 }
 }
-else {
-const err28 = {instancePath:instancePath+"/targets/" + i0+"/vm",schemaPath:"#/definitions/target/properties/vm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.vm.type,parentSchema:schema13.properties.vm,data:data12};
+if(data11.on !== undefined){
+let data12 = data11.on;
+if(Array.isArray(data12)){
+const len0 = data12.length;
+for(let i0=0; i0<len0; i0++){
+let data13 = data12[i0];
+if(!(((((data13 === "resumed") || (data13 === "restored")) || (data13 === "migrated")) || (data13 === "started")) || (data13 === "agent-connected"))){
+const err28 = {instancePath:instancePath+"/watch/on/" + i0,schemaPath:"#/definitions/watchTrigger/enum",keyword:"enum",params:{allowedValues: schema14.enum},message:"must be equal to one of the allowed values",schema:schema14.enum,parentSchema:schema14,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -2803,11 +2811,14 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data11.connect !== undefined){
-let data13 = data11.connect;
-if(typeof data13 === "string"){
-if(func2(data13) < 1){
-const err29 = {instancePath:instancePath+"/targets/" + i0+"/connect",schemaPath:"#/definitions/target/properties/connect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.connect,data:data13};
+let i1 = data12.length;
+let j0;
+if(i1 > 1){
+outer0:
+for(;i1--;){
+for(j0 = i1; j0--;){
+if(func0(data12[i1], data12[j0])){
+const err29 = {instancePath:instancePath+"/watch/on",schemaPath:"#/properties/watch/properties/on/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)",schema:true,parentSchema:schema11.properties.watch.properties.on,data:data12};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -2815,10 +2826,14 @@ else {
 vErrors.push(err29);
 }
 errors++;
+break outer0;
+}
+}
+}
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/targets/" + i0+"/connect",schemaPath:"#/definitions/target/properties/connect/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.connect.type,parentSchema:schema13.properties.connect,data:data13};
+const err30 = {instancePath:instancePath+"/watch/on",schemaPath:"#/properties/watch/properties/on/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.watch.properties.on.type,parentSchema:schema11.properties.watch.properties.on,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -2828,11 +2843,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data11.channel !== undefined){
-let data14 = data11.channel;
-if(typeof data14 === "string"){
-if(func2(data14) < 1){
-const err31 = {instancePath:instancePath+"/targets/" + i0+"/channel",schemaPath:"#/definitions/target/properties/channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.channel,data:data14};
+if(data11.settle !== undefined){
+let data14 = data11.settle;
+if((typeof data14 !== "string") && (!((typeof data14 == "number") && (isFinite(data14))))){
+const err31 = {instancePath:instancePath+"/watch/settle",schemaPath:"#/definitions/duration/type",keyword:"type",params:{type: schema12.type},message:"must be string,number",schema:schema12.type,parentSchema:schema12,data:data14};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -2841,9 +2855,9 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/targets/" + i0+"/channel",schemaPath:"#/definitions/target/properties/channel/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.channel.type,parentSchema:schema13.properties.channel,data:data14};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 < 0 || isNaN(data14)){
+const err32 = {instancePath:instancePath+"/watch/settle",schemaPath:"#/definitions/duration/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema12,data:data14};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -2853,11 +2867,9 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data11.socket !== undefined){
-let data15 = data11.socket;
-if(typeof data15 === "string"){
-if(func2(data15) < 1){
-const err33 = {instancePath:instancePath+"/targets/" + i0+"/socket",schemaPath:"#/definitions/target/properties/socket/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.socket,data:data15};
+if(typeof data14 === "string"){
+if(!pattern1.test(data14)){
+const err33 = {instancePath:instancePath+"/watch/settle",schemaPath:"#/definitions/duration/pattern",keyword:"pattern",params:{pattern: "^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"},message:"must match pattern \""+"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$"+"\"",schema:"^(?:(?:\\d+(?:\\.\\d+)?(?:ms|h|m|s))+|\\d+(?:\\.\\d+)?)$",parentSchema:schema12,data:data14};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -2867,8 +2879,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/targets/" + i0+"/socket",schemaPath:"#/definitions/target/properties/socket/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.socket.type,parentSchema:schema13.properties.socket,data:data15};
+}
+if(data11.retries !== undefined){
+let data15 = data11.retries;
+if(!(((typeof data15 == "number") && (!(data15 % 1) && !isNaN(data15))) && (isFinite(data15)))){
+const err34 = {instancePath:instancePath+"/watch/retries",schemaPath:"#/properties/watch/properties/retries/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.watch.properties.retries.type,parentSchema:schema11.properties.watch.properties.retries,data:data15};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -2877,12 +2892,9 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data11.ssh !== undefined){
-let data16 = data11.ssh;
-if(typeof data16 === "string"){
-if(func2(data16) < 1){
-const err35 = {instancePath:instancePath+"/targets/" + i0+"/ssh",schemaPath:"#/definitions/target/properties/ssh/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.ssh,data:data16};
+if((typeof data15 == "number") && (isFinite(data15))){
+if(data15 > 10 || isNaN(data15)){
+const err35 = {instancePath:instancePath+"/watch/retries",schemaPath:"#/properties/watch/properties/retries/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10},message:"must be <= 10",schema:10,parentSchema:schema11.properties.watch.properties.retries,data:data15};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -2891,9 +2903,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-else {
-const err36 = {instancePath:instancePath+"/targets/" + i0+"/ssh",schemaPath:"#/definitions/target/properties/ssh/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.ssh.type,parentSchema:schema13.properties.ssh,data:data16};
+if(data15 < 0 || isNaN(data15)){
+const err36 = {instancePath:instancePath+"/watch/retries",schemaPath:"#/properties/watch/properties/retries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.watch.properties.retries,data:data15};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -2903,15 +2914,10 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data11.exclude !== undefined){
-let data17 = data11.exclude;
-if(Array.isArray(data17)){
-const len1 = data17.length;
-for(let i1=0; i1<len1; i1++){
-let data18 = data17[i1];
-if(typeof data18 === "string"){
-if(func2(data18) < 1){
-const err37 = {instancePath:instancePath+"/targets/" + i0+"/exclude/" + i1,schemaPath:"#/definitions/target/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema13.properties.exclude.items,data:data18};
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/watch",schemaPath:"#/properties/watch/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.watch.type,parentSchema:schema11.properties.watch,data:data11};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -2921,8 +2927,11 @@ vErrors.push(err37);
 errors++;
 }
 }
-else {
-const err38 = {instancePath:instancePath+"/targets/" + i0+"/exclude/" + i1,schemaPath:"#/definitions/target/properties/exclude/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema13.properties.exclude.items.type,parentSchema:schema13.properties.exclude.items,data:data18};
+if(data.targets !== undefined){
+let data16 = data.targets;
+if(Array.isArray(data16)){
+if(data16.length < 1){
+const err38 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.targets,data:data16};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -2931,10 +2940,12 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-}
-else {
-const err39 = {instancePath:instancePath+"/targets/" + i0+"/exclude",schemaPath:"#/definitions/target/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema13.properties.exclude.type,parentSchema:schema13.properties.exclude,data:data17};
+const len1 = data16.length;
+for(let i2=0; i2<len1; i2++){
+let data17 = data16[i2];
+if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
+if(data17.vm === undefined){
+const err39 = {instancePath:instancePath+"/targets/" + i2,schemaPath:"#/definitions/target/required",keyword:"required",params:{missingProperty: "vm"},message:"must have required property '"+"vm"+"'",schema:schema16.required,parentSchema:schema16,data:data17};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -2943,10 +2954,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-}
-}
-else {
-const err40 = {instancePath:instancePath+"/targets/" + i0,schemaPath:"#/definitions/target/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema13.type,parentSchema:schema13,data:data11};
+for(const key4 in data17){
+if(!((((((key4 === "vm") || (key4 === "connect")) || (key4 === "channel")) || (key4 === "socket")) || (key4 === "ssh")) || (key4 === "exclude"))){
+const err40 = {instancePath:instancePath+"/targets/" + i2,schemaPath:"#/definitions/target/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema16,data:data17};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -2956,9 +2966,11 @@ vErrors.push(err40);
 errors++;
 }
 }
-}
-else {
-const err41 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.targets.type,parentSchema:schema11.properties.targets,data:data10};
+if(data17.vm !== undefined){
+let data18 = data17.vm;
+if(typeof data18 === "string"){
+if(func3(data18) < 1){
+const err41 = {instancePath:instancePath+"/targets/" + i2+"/vm",schemaPath:"#/definitions/target/properties/vm/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.vm,data:data18};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -2968,11 +2980,8 @@ vErrors.push(err41);
 errors++;
 }
 }
-if(data.steps !== undefined){
-let data19 = data.steps;
-if(Array.isArray(data19)){
-if(data19.length < 1){
-const err42 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.steps,data:data19};
+else {
+const err42 = {instancePath:instancePath+"/targets/" + i2+"/vm",schemaPath:"#/definitions/target/properties/vm/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.vm.type,parentSchema:schema16.properties.vm,data:data18};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -2981,16 +2990,12 @@ vErrors.push(err42);
 }
 errors++;
 }
-const len2 = data19.length;
-for(let i2=0; i2<len2; i2++){
-if(!(validate11(data19[i2], {instancePath:instancePath+"/steps/" + i2,parentData:data19,parentDataProperty:i2,rootData}))){
-vErrors = vErrors === null ? validate11.errors : vErrors.concat(validate11.errors);
-errors = vErrors.length;
 }
-}
-}
-else {
-const err43 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.steps.type,parentSchema:schema11.properties.steps,data:data19};
+if(data17.connect !== undefined){
+let data19 = data17.connect;
+if(typeof data19 === "string"){
+if(func3(data19) < 1){
+const err43 = {instancePath:instancePath+"/targets/" + i2+"/connect",schemaPath:"#/definitions/target/properties/connect/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.connect,data:data19};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3000,9 +3005,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-}
 else {
-const err44 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err44 = {instancePath:instancePath+"/targets/" + i2+"/connect",schemaPath:"#/definitions/target/properties/connect/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.connect.type,parentSchema:schema16.properties.connect,data:data19};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3011,12 +3015,196 @@ vErrors.push(err44);
 }
 errors++;
 }
+}
+if(data17.channel !== undefined){
+let data20 = data17.channel;
+if(typeof data20 === "string"){
+if(func3(data20) < 1){
+const err45 = {instancePath:instancePath+"/targets/" + i2+"/channel",schemaPath:"#/definitions/target/properties/channel/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.channel,data:data20};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/targets/" + i2+"/channel",schemaPath:"#/definitions/target/properties/channel/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.channel.type,parentSchema:schema16.properties.channel,data:data20};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
+}
+errors++;
+}
+}
+if(data17.socket !== undefined){
+let data21 = data17.socket;
+if(typeof data21 === "string"){
+if(func3(data21) < 1){
+const err47 = {instancePath:instancePath+"/targets/" + i2+"/socket",schemaPath:"#/definitions/target/properties/socket/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.socket,data:data21};
+if(vErrors === null){
+vErrors = [err47];
+}
+else {
+vErrors.push(err47);
+}
+errors++;
+}
+}
+else {
+const err48 = {instancePath:instancePath+"/targets/" + i2+"/socket",schemaPath:"#/definitions/target/properties/socket/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.socket.type,parentSchema:schema16.properties.socket,data:data21};
+if(vErrors === null){
+vErrors = [err48];
+}
+else {
+vErrors.push(err48);
+}
+errors++;
+}
+}
+if(data17.ssh !== undefined){
+let data22 = data17.ssh;
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err49 = {instancePath:instancePath+"/targets/" + i2+"/ssh",schemaPath:"#/definitions/target/properties/ssh/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.ssh,data:data22};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
+}
+errors++;
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/targets/" + i2+"/ssh",schemaPath:"#/definitions/target/properties/ssh/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.ssh.type,parentSchema:schema16.properties.ssh,data:data22};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
+}
+errors++;
+}
+}
+if(data17.exclude !== undefined){
+let data23 = data17.exclude;
+if(Array.isArray(data23)){
+const len2 = data23.length;
+for(let i3=0; i3<len2; i3++){
+let data24 = data23[i3];
+if(typeof data24 === "string"){
+if(func3(data24) < 1){
+const err51 = {instancePath:instancePath+"/targets/" + i2+"/exclude/" + i3,schemaPath:"#/definitions/target/properties/exclude/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema16.properties.exclude.items,data:data24};
+if(vErrors === null){
+vErrors = [err51];
+}
+else {
+vErrors.push(err51);
+}
+errors++;
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/targets/" + i2+"/exclude/" + i3,schemaPath:"#/definitions/target/properties/exclude/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema16.properties.exclude.items.type,parentSchema:schema16.properties.exclude.items,data:data24};
+if(vErrors === null){
+vErrors = [err52];
+}
+else {
+vErrors.push(err52);
+}
+errors++;
+}
+}
+}
+else {
+const err53 = {instancePath:instancePath+"/targets/" + i2+"/exclude",schemaPath:"#/definitions/target/properties/exclude/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.exclude.type,parentSchema:schema16.properties.exclude,data:data23};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
+}
+errors++;
+}
+}
+}
+else {
+const err54 = {instancePath:instancePath+"/targets/" + i2,schemaPath:"#/definitions/target/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema16.type,parentSchema:schema16,data:data17};
+if(vErrors === null){
+vErrors = [err54];
+}
+else {
+vErrors.push(err54);
+}
+errors++;
+}
+}
+}
+else {
+const err55 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.targets.type,parentSchema:schema11.properties.targets,data:data16};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
+}
+errors++;
+}
+}
+if(data.steps !== undefined){
+let data25 = data.steps;
+if(Array.isArray(data25)){
+if(data25.length < 1){
+const err56 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema11.properties.steps,data:data25};
+if(vErrors === null){
+vErrors = [err56];
+}
+else {
+vErrors.push(err56);
+}
+errors++;
+}
+const len3 = data25.length;
+for(let i4=0; i4<len3; i4++){
+if(!(validate11(data25[i4], {instancePath:instancePath+"/steps/" + i4,parentData:data25,parentDataProperty:i4,rootData}))){
+vErrors = vErrors === null ? validate11.errors : vErrors.concat(validate11.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err57 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.steps.type,parentSchema:schema11.properties.steps,data:data25};
+if(vErrors === null){
+vErrors = [err57];
+}
+else {
+vErrors.push(err57);
+}
+errors++;
+}
+}
+}
+else {
+const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err58];
+}
+else {
+vErrors.push(err58);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 export const validateStep = validate17;
-const schema40 = {"$id":"step","$ref":"playbook#/definitions/step"};
+const schema43 = {"$id":"step","$ref":"playbook#/definitions/step"};
 
 function validate18(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3048,7 +3236,7 @@ let ifClause0;
 if(_valid0){
 const _errs3 = errors;
 if(!(((((((((((((((((((((((data === "ping") || (data === "wait-agent")) || (data === "info")) || (data === "exec")) || (data === "file-read")) || (data === "file-write")) || (data === "time-get")) || (data === "time-sync")) || (data === "network")) || (data === "osinfo")) || (data === "hostname")) || (data === "users")) || (data === "timezone")) || (data === "fsinfo")) || (data === "disks")) || (data === "load")) || (data === "fsfreeze")) || (data === "fsthaw")) || (data === "fstrim")) || (data === "shutdown")) || (data === "reboot")) || (data === "set-password")) || (data === "agent"))){
-const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema15.enum},message:"must be equal to one of the allowed values",schema:schema15.enum,parentSchema:schema15,data};
+const err1 = {instancePath,schemaPath:"#/definitions/stepKind/enum",keyword:"enum",params:{allowedValues: schema18.enum},message:"must be equal to one of the allowed values",schema:schema18.enum,parentSchema:schema18,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3072,7 +3260,7 @@ valid0 = _valid0;
 ifClause0 = "else";
 }
 if(!valid0){
-const err2 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema14.if,parentSchema:schema14,data};
+const err2 = {instancePath,schemaPath:"#/if",keyword:"if",params:{failingKeyword: ifClause0},message:"must match \""+ifClause0+"\" schema",schema:schema17.if,parentSchema:schema17,data};
 if(vErrors === null){
 vErrors = [err2];
 }

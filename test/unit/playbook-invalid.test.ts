@@ -89,7 +89,7 @@ describe('playbook problems, each located', () => {
 
   test('unknown keys, with did you mean and what is allowed', async () => {
     expectProblems(await problems(`${INVALID}/unknown-keys.yaml`), [
-      '2:1 unknown key `concurency`; did you mean `concurrency`? (allowed: name, connect, concurrency, virsh, timeout, report, targets, steps)',
+      '2:1 unknown key `concurency`; did you mean `concurrency`? (allowed: name, connect, concurrency, virsh, timeout, report, every, watch, targets, steps)',
       '5:5 unknown key `chanel` in `targets[0]`; did you mean `channel`? (allowed: vm, connect, channel, socket, ssh, exclude)',
       '8:13 unknown key `pth` in `steps[1].exec`; did you mean `path`? (allowed: path, args, env, stdin, capture)',
       '9:5 unknown key `retry_delay` in step `steps[1]`; did you mean `retry-delay`? (a step has one kind key and may have: name, timeout, retries, retry-delay, continue-on-error, expect)',

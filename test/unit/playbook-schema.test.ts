@@ -4,6 +4,8 @@ import { formatDuration, parseDuration, parseSize } from '../../src/playbook/dur
 import { commonStepKeys, playbookSchema, schemaStepKinds, SCHEMA_FILE } from '../../src/playbook/schema.js';
 import { DEFAULTS, STEP_KINDS, STEP_NORMALISERS } from '../../src/playbook/steps.js';
 import type { StepKind } from '../../src/playbook/types.js';
+import { normaliseWatch, WATCH_DEFAULTS, WATCH_TRIGGERS } from '../../src/playbook/watch.js';
+import { parsePlaybook } from '../../src/playbook/load.js';
 
 interface Node {
   properties?: Record<string, Node>;
@@ -55,6 +57,27 @@ describe('the schema and the TypeScript code agree', () => {
     const step = defs.stepMap!.properties!;
     expect(step.retries!.default).toBe(DEFAULTS.retries);
     expect(parseDuration(step['retry-delay']!.default as string)).toBe(DEFAULTS.retryDelayMs);
+  });
+
+  test('watch triggers and defaults: the schema and the code agree', () => {
+    const node = defs.watchTrigger as Node & { enum: string[] };
+    expect([...node.enum]).toEqual([...WATCH_TRIGGERS]);
+    const watch = schema.properties!.watch!;
+    expect(watch.properties!.on!.default).toEqual(WATCH_DEFAULTS.on);
+    expect(parseDuration(watch.properties!.settle!.default as string)).toBe(WATCH_DEFAULTS.settleMs);
+    expect(watch.properties!.retries!.default).toBe(WATCH_DEFAULTS.retries);
+    expect(Object.keys(watch.properties!).sort()).toEqual(Object.keys(WATCH_DEFAULTS).map((k) => (k === 'settleMs' ? 'settle' : k)).sort());
+    expect(normaliseWatch({})).toEqual(WATCH_DEFAULTS);
+    expect(schema.properties!.every!.$ref).toBe('#/definitions/duration');
+  });
+
+  test('every: and watch: load for watch; run and the shipped fleet-timesync.yaml carry them', () => {
+    const pb = parsePlaybook('every: 15m\nwatch: { on: [agent-connected, resumed], settle: 250ms }\ntargets:\n  - vm: a\nsteps:\n  - ping\n', '/pb/w.yaml').playbook;
+    expect([pb.everyMs, pb.watch]).toEqual([900_000, { on: ['resumed', 'agent-connected'], settleMs: 250, retries: 2 }]);
+    const plain = parsePlaybook('targets:\n  - vm: a\nsteps:\n  - ping\n', '/pb/p.yaml').playbook;
+    expect([plain.everyMs, plain.watch]).toEqual([undefined, undefined]);
+    const fleet = parsePlaybook(readFileSync('playbooks/fleet-timesync.yaml', 'utf8'), 'playbooks/fleet-timesync.yaml').playbook;
+    expect([fleet.everyMs, fleet.watch]).toEqual([15 * 60_000, WATCH_DEFAULTS]);
   });
 
   test('the schema duration pattern accepts exactly what parseDuration accepts', () => {
