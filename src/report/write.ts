@@ -3,7 +3,7 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { ReportWriteError, UsageError } from '../errors.js';
 import type { RunResult } from '../runner/types.js';
-import { removeStaleTemps, writeFileAtomic } from '../util/atomic-file.js';
+import { removeStaleTemps, syncDirectory, writeFileAtomic } from '../util/atomic-file.js';
 import { fsReason } from '../util/fs-check.js';
 import { reportFileNames } from './file-names.js';
 import { saveHistory } from './history.js';
@@ -93,7 +93,9 @@ async function writeRedacted(r: RunResult, options: WriteReportsOptions): Promis
   const previous = (await readJson(path.join(dir, SUMMARY_FILE))) as Summary | undefined;
 
   const limit = pLimit(16);
-  await Promise.all(r.vms.map((vm, i) => limit(() => writeFileAtomic(path.join(dir, names[i] ?? ''), json(orderedVmReport(vm))))));
+  // Each VM file is flushed before its rename; the directory's entries once for all of them.
+  await Promise.all(r.vms.map((vm, i) => limit(() => writeFileAtomic(path.join(dir, names[i] ?? ''), json(orderedVmReport(vm)), { syncDir: false }))));
+  await syncDirectory(dir);
   for (const file of REPORT_DIR_FILES) await writeFileAtomic(path.join(dir, file.name), file.render(r));
   await writeFileAtomic(path.join(dir, SUMMARY_FILE), json(buildSummary(r, names)));
 

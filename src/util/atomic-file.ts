@@ -23,7 +23,7 @@ export function isTempName(name: string): boolean {
  * one: a temporary file in the same directory, flushed to disk, then renamed over `file`. An
  * existing file's mode is kept. On failure the temporary file is removed.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: { syncDir?: boolean } = {}): Promise<void> {
   const tmp = tempPathFor(file);
   let mode: number | undefined;
   try {
@@ -43,14 +43,15 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     if (mode !== undefined) await chmod(tmp, mode);
     await rename(tmp, file);
     renamed = true;
-    await syncDir(path.dirname(file));
+    // A caller writing many files to one directory flushes its entries once, at the end.
+    if (options.syncDir !== false) await syncDirectory(path.dirname(file));
   } finally {
     if (!renamed) await unlink(tmp).catch(() => undefined);
   }
 }
 
 /** Flushes a directory's entries (the rename) to disk; not every platform allows it. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {
