@@ -12,7 +12,7 @@ const MAX_ARG_BYTES = 120 * 1024;
  * Longest request sent through a session's stdin. An interactive virsh reads a long line
  * slowly (measured on libvirt 9.0: see bench/virsh.js); longer requests go through a process.
  */
-export const SESSION_MAX_LINE_BYTES = 8 * 1024;
+export const SESSION_MAX_LINE_BYTES = 6 * 1024;
 const NO_REPLY_WINDOW_MS = 5000;
 
 /** Options of {@link VirshTransport}. */
