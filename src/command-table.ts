@@ -50,6 +50,17 @@ export const EXIT_HELP = `Exit codes:
 
 const connect: OptionSpec = { alias: 'c', type: 'string', arg: 'URI', describe: 'libvirt URI (default: $LIBVIRT_DEFAULT_URI, else qemu:///system)' };
 
+// Options several commands share, spelled once.
+const virshModeOverride: OptionSpec = {
+  type: 'string',
+  choices: ['session', 'process'],
+  arg: 'MODE',
+  describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)",
+};
+const virshMode: OptionSpec = { type: 'string', choices: ['session', 'process'], arg: 'MODE', default: 'session', describe: 'standard channel: a virsh session, or a virsh process per call' };
+const reportDir: OptionSpec = { type: 'string', arg: 'DIR', describe: "report directory (default: the playbook's report.dir, else /var/lib/qga-play/<playbook> as root, else ./qga-reports/<playbook>)" };
+const lockWait: OptionSpec = { type: 'string', arg: 'DURATION', default: '0s', describe: 'how long to wait for another run on the same report directory' };
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'run',
@@ -60,18 +71,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       limit: { type: 'string', arg: 'PATTERN', describe: "only these VMs: a glob, a comma list, '!name' excludes (like ansible --limit)" },
       concurrency: { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" },
       connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
-      'virsh-mode': { type: 'string', choices: ['session', 'process'], arg: 'MODE', describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)" },
+      'virsh-mode': virshModeOverride,
       'virsh-sessions': { type: 'number', arg: 'N', describe: 'virsh sessions per connection URI (default: the concurrency, at most 8)' },
       'dry-run': { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' },
-      'report-dir': {
-        type: 'string',
-        arg: 'DIR',
-        describe: "report directory (default: the playbook's report.dir, else /var/lib/qga-play/<playbook> as root, else ./qga-reports/<playbook>)",
-      },
+      'report-dir': reportDir,
       keep: { type: 'number', arg: 'N', describe: "keep the last N runs' reports under DIR/history/" },
       format: { type: 'string', choices: ['human', 'json'], default: 'human', describe: 'json: the summary and every VM report on stdout, progress on stderr' },
       metrics: { type: 'string', arg: 'FILE', describe: "write Prometheus metrics here (node_exporter's textfile collector)" },
-      'lock-wait': { type: 'string', arg: 'DURATION', default: '0s', describe: 'how long to wait for another run on the same report directory' },
+      'lock-wait': lockWait,
       quiet: { alias: 'q', type: 'boolean', describe: 'print nothing when all is well; only the problems otherwise (for cron)' },
       color: { type: 'boolean', default: true, describe: 'color on a terminal (--no-color or NO_COLOR turn it off, FORCE_COLOR turns it on)' },
       verbose: { alias: 'v', type: 'boolean', describe: "more detail per step, and every exec's stdout and stderr" },
@@ -91,15 +98,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       concurrency: { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" },
       connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
-      'virsh-mode': { type: 'string', choices: ['session', 'process'], arg: 'MODE', describe: "standard channel: shared long-lived virsh sessions (default) or a virsh process per call (overrides the playbook's virsh.mode)" },
-      'report-dir': { type: 'string', arg: 'DIR', describe: "report directory (default: the playbook's report.dir, else ./qga-reports/<playbook file name>)" },
+      'virsh-mode': virshModeOverride,
+      'report-dir': reportDir,
       keep: { type: 'number', arg: 'N', describe: "keep the last N full passes' reports under DIR/history/" },
       metrics: { type: 'string', arg: 'FILE', describe: 'keep Prometheus metrics current in this file (node_exporter textfile collector)' },
       listen: { type: 'string', arg: '[HOST:]PORT', describe: 'serve /metrics and /healthz on [HOST:]PORT (default host 127.0.0.1; loopback only)' },
       'listen-non-loopback': { type: 'boolean', describe: 'allow --listen on a non-loopback address (the endpoints have no authentication)' },
       'stop-timeout': { type: 'string', arg: 'DURATION', default: '10s', describe: 'on SIGTERM, how long runs in flight may finish before they are canceled' },
       'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'log lines on stderr: text, or one JSON object per line' },
-      'lock-wait': { type: 'string', arg: 'DURATION', default: '0s', describe: 'how long to wait for another run on the same report directory' },
+      'lock-wait': lockWait,
     },
     examples: [['$0 watch playbooks/fleet-timesync.yaml --listen 9464', "fix a guest's clock within a second of resume/restore/migration; metrics on 127.0.0.1:9464"]],
     notes: 'SIGTERM/SIGINT: finish (or after --stop-timeout cancel) runs in flight, write reports, exit 0. SIGHUP: re-read the playbook; an invalid one is logged and the old one kept.',
@@ -124,7 +131,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       connect,
       format: { type: 'string', choices: ['human', 'json'], default: 'human', describe: 'json: one JSON document on stdout' },
       timeout: { type: 'number', arg: 'SECONDS', default: 3, describe: 'seconds to wait for the hypervisor and for each agent' },
-      'virsh-mode': { type: 'string', choices: ['session', 'process'], arg: 'MODE', default: 'session', describe: 'standard channel: a virsh session, or a virsh process per call' },
+      'virsh-mode': virshMode,
     },
     examples: [['$0 list -c qemu+ssh://root@hv2/system', 'the guests of another hypervisor']],
   },
@@ -144,7 +151,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       socket: { type: 'string', arg: 'PATH', describe: 'talk to the agent socket at PATH directly (no libvirt)' },
       timeout: { type: 'number', arg: 'SECONDS', default: 10, describe: 'seconds to wait for the reply' },
       'max-reply': { type: 'number', arg: 'BYTES', describe: 'largest reply accepted on a socket, in bytes (default 16 MiB)' },
-      'virsh-mode': { type: 'string', choices: ['session', 'process'], arg: 'MODE', default: 'session', describe: 'standard channel: a virsh session, or a virsh process per call' },
+      'virsh-mode': virshMode,
       concurrency: { type: 'number', arg: 'N', default: 8, describe: 'VMs at once when a PATTERN names several' },
     },
     examples: [
