@@ -89,6 +89,7 @@ export class VirshSession {
       const cause = (result as { cause?: NodeJS.ErrnoException }).cause;
       if (cause?.code === 'ENOENT') {
         this.die(new UnreachableError(`virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients`, 'VIRSH_MISSING', { cause }));
+        return;
       }
       const failure = classifyVirshError(this.err);
       // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
@@ -109,10 +110,6 @@ export class VirshSession {
   /** Why the session can no longer be used, or null while it can. */
   get dead(): UnreachableError | null {
     return this.deadReason;
-  }
-
-  get busy(): boolean {
-    return this.pending !== null;
   }
 
   /**
