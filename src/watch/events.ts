@@ -49,9 +49,9 @@ const HEAD = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})([+-])(\d\d)(\
 // The name is whatever lies between the head and the last `': ` that a known tail follows: a
 // name may hold quotes and `': `, but no tail below holds a quote, so the split is unambiguous.
 const LIFECYCLE_TAIL = new RegExp(
-  `^([\\s\\S]*)': (${Object.keys(LIFECYCLE).map(escape).join('|')}) (${[...new Set(Object.values(LIFECYCLE).flat())].map(escape).join('|')})$`,
+  `^([\\s\\S]*)': (${Object.keys(LIFECYCLE).map(escape).join('|')}) (${[...new Set(Object.values(LIFECYCLE).flat())].map(escape).join('|')})` + '$',
 );
-const AGENT_TAIL = new RegExp(`^([\\s\\S]*)': state: '(${AGENT_STATES.join('|')})' reason: '(${AGENT_REASONS.map(escape).join('|')})'$`);
+const AGENT_TAIL = new RegExp(`^([\\s\\S]*)': state: '(${AGENT_STATES.join('|')})' reason: '(${AGENT_REASONS.map(escape).join('|')})'` + '$');
 
 /**
  * Parses one line of `virsh event --all --loop --timestamp`; undefined for every other line
