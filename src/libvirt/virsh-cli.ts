@@ -48,6 +48,20 @@ export function virshErrorLine(stderr: string): string {
   return (errors.length > 0 ? errors.join('; ') : lines.join('; ')) || 'no message';
 }
 
+/**
+ * Ends a virsh we started and whatever it started in turn: virsh runs in a process group of its
+ * own (`detached`), so the ssh it opens for a remote URI goes with it instead of living on,
+ * orphaned, against a host that never answers.
+ */
+export function killVirshGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone, with its group.
+  }
+}
+
 /** Options of {@link runVirsh}. */
 export interface VirshRunOptions {
   uri: string;
@@ -96,6 +110,8 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
     // libvirt's messages are matched as text: keep them in English.
     env: { LC_ALL: 'C', LANG: 'C' },
     forceKillAfterDelay: 1000,
+    // Its own process group: what virsh started (ssh) is ended with it (killVirshGroup).
+    detached: true,
   });
   let stdout = '';
   let stderr = '';
@@ -107,6 +123,7 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   });
   const result = await subprocess;
   const endMs = hostNowMs();
+  if (result.isCanceled || result.timedOut) killVirshGroup(subprocess.pid);
   if (result.isCanceled) throw abortError(options.signal!);
   if (result.timedOut) {
     throw new TimeoutError(`${options.what}: virsh ${args[0] ?? ''} got no answer within ${formatElapsed(options.timeoutMs)}`, options.timeoutMs);

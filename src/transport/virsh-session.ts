@@ -3,7 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import { abortError, TimeoutError, UnreachableError } from '../errors.js';
 import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
-import { classifyVirshError, virshErrorLine } from '../libvirt/virsh-cli.js';
+import { classifyVirshError, killVirshGroup, virshErrorLine } from '../libvirt/virsh-cli.js';
 
 /** The virsh process ended under a command: what the command did is not known. */
 export class VirshSessionEndedError extends UnreachableError {}
@@ -79,6 +79,8 @@ export class VirshSession {
       reject: false,
       // libvirt's messages are matched as text: keep them in English.
       env: { LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
+      // Its own process group, so that a kill also ends the ssh it runs for a remote URI.
+      detached: true,
     });
     this.child.stdin!.on('error', () => undefined);
     this.child.stdout!.setEncoding('utf8');
@@ -223,7 +225,7 @@ export class VirshSession {
     const p = this.pending;
     this.pending = null;
     p?.reject(this.deadReason);
-    if (this.child.exitCode === null && !this.child.killed) this.child.kill('SIGKILL');
+    if (this.child.exitCode === null && !this.child.killed) killVirshGroup(this.child.pid);
   }
 
   /** Resolves when the process has exited. */

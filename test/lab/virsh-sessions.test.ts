@@ -210,7 +210,13 @@ labDescribe(describe)('virsh sessions on lab guests', () => {
 
     test('list -c against a host that never answers honours --timeout and blames the hypervisor connection', async () => {
       // A TCP peer that accepts and never speaks: ssh waits for its banner.
-      const silent = net.createServer(() => undefined);
+      const accepted: net.Socket[] = [];
+      const silent = net.createServer((socket) => {
+        accepted.push(socket);
+        socket.on('error', () => undefined);
+        // Read (and drop) what comes, so the peer's close is seen.
+        socket.resume();
+      });
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       const port = (silent.address() as net.AddressInfo).port;
       try {
@@ -220,7 +226,12 @@ labDescribe(describe)('virsh sessions on lab guests', () => {
         console.log(`list --timeout 2 against a silent host: ${ms.toFixed(0)} ms, exit ${r.exitCode}: ${r.stderr.trim()}`);
         expect(r.exitCode).toBe(3);
         expect(r.stderr).toMatch(/did not answer within 2\.0 s \(hypervisor connection: libvirt or ssh\)/);
+        // The ssh that virsh started went with virsh's process group: nothing is left connected.
+        await new Promise((r) => setTimeout(r, 500));
+        expect(accepted.length).toBeGreaterThan(0);
+        expect(accepted.filter((a) => !a.destroyed).length).toBe(0);
       } finally {
+        for (const a of accepted) a.destroy();
         silent.close();
       }
     }, 120_000);
