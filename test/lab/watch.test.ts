@@ -170,7 +170,10 @@ labDescribe(describe)(`qga-play watch on ${GUEST}`, () => {
         const runs = eventRuns().slice(before);
         attempts.push(runs.length);
         const run = runs.find((r) => r.status === 'ok')!;
-        expect([run.trigger, run.action]).toEqual(['resumed', 'set']);
+        expect(run.trigger).toBe('resumed');
+        // The first run sets the clock; a retry after a set that could not be shown within the bar
+        // may find it within the threshold already and leave it (action none).
+        expect([runs[0]!.trigger, runs[0]!.action]).toEqual(['resumed', 'set']);
         // The pause really left the guest behind: the watch measured it before its first set.
         expect(runs[0]!.offsetBeforeMs).toBeLessThan(-(PAUSE_MS - 1000));
         if (run.correctedAfterMs !== undefined) toolDelays.push(run.correctedAfterMs);
