@@ -1,9 +1,9 @@
 import { UnreachableError } from '../errors.js';
 import { SocketTransport } from '../transport/socket.js';
 import { VirshTransport } from '../transport/virsh.js';
-import { VirshSessionPool } from '../transport/virsh-session.js';
+import { asVirshResult, VirshSessionPool } from '../transport/virsh-session.js';
 import { sshConnector } from '../transport/ssh.js';
-import { runVirsh, type VirshResult, type VirshRunOptions } from '../libvirt/virsh-cli.js';
+import { runVirsh, virshQuote, type VirshResult, type VirshRunOptions } from '../libvirt/virsh-cli.js';
 import type { RequestOptions, Transport } from '../transport/transport.js';
 import { channelSocketOf, type LibvirtCallOptions } from './channels.js';
 import { isRemoteUri, resolveRoute, type AgentAddress, type Route, type VirshMode } from './route.js';
@@ -107,8 +107,7 @@ export class TransportProvider {
   readonly runVirsh = async (args: string[], options: VirshRunOptions): Promise<VirshResult> => {
     const line = this.settings.virshMode === 'session' ? sessionLine(args) : undefined;
     if (line === undefined || options.stdinCommand !== undefined) return runVirsh(args, { ...options, virsh: this.settings.virsh });
-    const out = await this.pool(options.uri).run(line, options.timeoutMs, options.signal, options.what);
-    return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
+    return asVirshResult(await this.pool(options.uri).run(line, options.timeoutMs, options.signal, options.what));
   };
 
   /** Options for the inventory functions (lookups share the run's sessions). */
@@ -130,8 +129,8 @@ export class TransportProvider {
 
 /** A virsh command line for a session, or undefined when an argument cannot be quoted for it. */
 function sessionLine(args: string[]): string | undefined {
-  if (args.some((a) => /['\n\r]/.test(a))) return undefined;
-  return args.map((a) => `'${a}'`).join(' ');
+  const words = args.map(virshQuote);
+  return words.every((w) => w !== undefined) ? words.join(' ') : undefined;
 }
 
 /**

@@ -62,6 +62,14 @@ export function killVirshGroup(pid: number | undefined): void {
   }
 }
 
+/**
+ * One word as virsh's own command-line parser reads it on stdin (single quotes keep it literal),
+ * or undefined when it holds a quote or a line break, which no quoting can carry there.
+ */
+export function virshQuote(word: string): string | undefined {
+  return /['\n\r]/.test(word) ? undefined : `'${word}'`;
+}
+
 /** Options of {@link runVirsh}. */
 export interface VirshRunOptions {
   uri: string;

@@ -13,20 +13,17 @@ export interface ClockMeasurement {
   rttMs: number;
   /** Typical delay from sending a request to the middle of the agent's handling of it. */
   leadMs: number;
-  /** Typical delay from the start of the agent's handling window to its reading the clock. */
-  readDelayMs: number;
   samples: number;
 }
 
 /**
  * Takes `samples` guest-get-time readings and keeps the one read in the narrowest host-clock
- * window: offset = guest time - the window's midpoint. The window is what the transport knows
- * (through virsh: the command's own run, without start-up), else the request's round trip.
+ * window: offset = guest time - the window's midpoint. The window is what the transport gives
+ * (a host-side bracket around the command), else the request's round trip here.
  */
 export async function measureOffset(ctx: StepContext, samples: number): Promise<ClockMeasurement> {
   let best: { offset: number; bound: number; rtt: number } | undefined;
   const leads: number[] = [];
-  const readDelays: number[] = [];
   for (let i = 0; i < samples; i++) {
     const t0 = hostNowMs();
     const raw = await ctx.request({ execute: 'guest-get-time' });
@@ -43,7 +40,6 @@ export async function measureOffset(ctx: StepContext, samples: number): Promise<
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
     leads.push(mid - t0);
-    readDelays.push(mid - window.startMs);
     const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0 };
     if (!best || sample.bound < best.bound) best = sample;
   }
@@ -52,7 +48,6 @@ export async function measureOffset(ctx: StepContext, samples: number): Promise<
     errorBoundMs: round(best!.bound),
     rttMs: round(best!.rtt),
     leadMs: round(median(leads)),
-    readDelayMs: round(median(readDelays)),
     samples,
   };
 }

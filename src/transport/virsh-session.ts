@@ -3,7 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import { abortError, TimeoutError, UnreachableError } from '../errors.js';
 import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
-import { classifyVirshError, killVirshGroup, virshErrorLine } from '../libvirt/virsh-cli.js';
+import { classifyVirshError, killVirshGroup, virshErrorLine, type VirshResult } from '../libvirt/virsh-cli.js';
 
 /** The virsh process ended under a command: what the command did is not known. */
 export class VirshSessionEndedError extends UnreachableError {}
@@ -14,6 +14,11 @@ export interface SessionOutput {
   stderr: string;
   /** From just before the command was written to virsh until its output was complete (epoch ms). */
   window: { startMs: number; endMs: number };
+}
+
+/** A session's output read as a virsh run: it failed when it printed an `error:` line. */
+export function asVirshResult(out: SessionOutput): VirshResult {
+  return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
 }
 
 /** Options of {@link VirshSession} and {@link VirshSessionPool}. */

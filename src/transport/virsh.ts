@@ -2,8 +2,8 @@ import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { MAX_REPLY_DEPTH, nestingDepth } from '../qga/decoder.js';
 import { expectsNoReply, isResendSafe } from '../qga/agent-commands.js';
 import { ProtocolError, TimeoutError, UnreachableError } from '../errors.js';
-import { classifyVirshError, runVirsh, unreachableFrom, type VirshResult } from '../libvirt/virsh-cli.js';
-import { VirshSessionEndedError, type VirshSessionPool } from './virsh-session.js';
+import { classifyVirshError, runVirsh, unreachableFrom, virshQuote, type VirshResult } from '../libvirt/virsh-cli.js';
+import { asVirshResult, VirshSessionEndedError, type VirshSessionPool } from './virsh-session.js';
 import type { RequestOptions, Transport } from './transport.js';
 
 // Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN); keep clear of it.
@@ -12,7 +12,7 @@ const MAX_ARG_BYTES = 120 * 1024;
  * Longest request sent through a session's stdin. An interactive virsh reads a long line
  * slowly (measured on libvirt 9.0: see bench/virsh.js); longer requests go through a process.
  */
-export const SESSION_MAX_LINE_BYTES = 6 * 1024;
+const SESSION_MAX_LINE_BYTES = 6 * 1024;
 const NO_REPLY_WINDOW_MS = 5000;
 
 /** Options of {@link VirshTransport}. */
@@ -69,8 +69,7 @@ export class VirshTransport implements Transport {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await pool.run(line, Math.max(0, deadline - Date.now()), signal, this.describe);
-        return { exitCode: /^error:/m.test(out.stderr) ? 1 : 0, stdout: out.stdout, stderr: out.stderr, commandWindow: out.window };
+        return asVirshResult(await pool.run(line, Math.max(0, deadline - Date.now()), signal, this.describe));
       } catch (err) {
         // A session that died under a command (libvirtd restarted, ssh dropped): only a request
         // that changes nothing may be sent again.
@@ -134,9 +133,8 @@ export class VirshTransport implements Transport {
    * strings, where `\u0027` means the same, so no quote can end it.
    */
   private commandLine(json: string, seconds: number): string | undefined {
-    const domain = this.options.domain;
-    if (/['\n\r]/.test(domain)) return undefined;
-    return `qemu-agent-command --timeout ${seconds} -- '${domain}' '${json.replace(/'/g, '\\u0027')}'`;
+    const domain = virshQuote(this.options.domain);
+    return domain === undefined ? undefined : `qemu-agent-command --timeout ${seconds} -- ${domain} '${json.replace(/'/g, '\\u0027')}'`;
   }
 
   async close(): Promise<void> {}
