@@ -11,7 +11,7 @@ if (!(major >= required)) {
   );
   process.exitCode = 1;
 } else {
-  import('../dist/cli.js').then(
+  import('../dist/bundle/cli.js').then(
     function (cli) {
       return cli.main(process.argv.slice(2)).then(function (code) {
         process.exitCode = code;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { COMMANDS, completions, EXIT_HELP, optionNames, PROGRAM, PROGRAM_SUMMARY, type CommandSpec } from './command-table.js';
 import { errorMessage, QgaPlayError } from './errors.js';
@@ -7,14 +6,12 @@ import { defaultIo, interruptSignal, type Io } from './commands/common.js';
 import { closest } from './playbook/suggest.js';
 import { parseFast } from './cli-fast-parse.js';
 import { visible } from './util/visible.js';
+import { packageVersion } from './util/package-version.js';
 
 export { defaultUri } from './commands/common.js';
 export type { Io } from './commands/common.js';
 
-/** The package's version, read without loading anything else. */
-export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+export { packageVersion } from './util/package-version.js';
 
 interface Chosen {
   command: CommandSpec['name'];
