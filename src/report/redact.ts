@@ -42,8 +42,8 @@ export function redactText(text: string, secrets: readonly string[]): string {
 }
 
 /**
- * A deep copy of `value` in which every occurrence of each secret string, in any string (object
- * keys included), is replaced with `***`. A `Secret` (`{secret: true, value}`) becomes `***`
+ * `value` with every occurrence of each secret string, in any string (object keys included),
+ * replaced with `***`: the parts that change are copied, the rest is shared with `value`. A `Secret` (`{secret: true, value}`) becomes `***`
  * whole; an Error becomes `{name, message, code?}`; other objects are copied through `toJSON`
  * when they have one, else field by field. Cycles become `"[Circular]"`; what is nested deeper
  * than {@link MAX_REDACT_DEPTH} becomes `"[nested too deep]"`.
@@ -56,26 +56,52 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
     return out;
   };
   const seen = new Set<object>();
+  // Copy on write: a part with nothing to change is returned as it is (no secrets, the common
+  // case, copies nothing), so the copy costs what it replaces.
   const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return text(v);
+    if (typeof v === 'string') return list.length === 0 ? v : text(v);
     if (v === null || typeof v !== 'object') return v;
     if (isSecret(v)) return MASK;
     if (seen.has(v)) return '[Circular]';
     if (depth >= MAX_REDACT_DEPTH) return TOO_DEEP;
     seen.add(v);
     try {
-      if (Array.isArray(v)) return v.map((inner) => walk(inner, depth + 1));
+      if (Array.isArray(v)) {
+        let out: unknown[] | undefined;
+        for (let i = 0; i < v.length; i++) {
+          const inner: unknown = v[i];
+          const walked = walk(inner, depth + 1);
+          if (out === undefined && walked !== inner) out = v.slice(0, i);
+          out?.push(walked);
+        }
+        return out ?? v;
+      }
       if (v instanceof Error) {
         const code = (v as { code?: unknown }).code;
         return { name: text(v.name), message: text(v.message), ...(code === undefined ? {} : { code: walk(code, depth + 1) }) };
       }
-      if (v instanceof Date) return new Date(v.getTime());
+      if (v instanceof Date) return v;
       if (ArrayBuffer.isView(v)) return v;
       const toJSON = (v as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return walk(toJSON.call(v), depth);
-      const out: Record<string, unknown> = {};
-      for (const [key, inner] of Object.entries(v)) out[text(key)] = walk(inner, depth + 1);
-      return out;
+      const record = v as Record<string, unknown>;
+      let out: Record<string, unknown> | undefined;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        const inner = record[key];
+        const k = list.length === 0 ? key : text(key);
+        const walked = walk(inner, depth + 1);
+        if (out === undefined && (walked !== inner || k !== key)) {
+          out = {};
+          // The keys before this one, unchanged.
+          for (const earlier in record) {
+            if (earlier === key) break;
+            if (Object.hasOwn(record, earlier)) out[earlier] = record[earlier];
+          }
+        }
+        if (out !== undefined) out[k] = walked;
+      }
+      return out ?? v;
     } finally {
       seen.delete(v);
     }

@@ -34,6 +34,9 @@ export interface SocketTransportOptions {
   noReplyWindowMs?: number;
 }
 
+const PROCESS_TAG = randomBytes(4).toString('hex');
+let transportSerial = 0;
+
 interface Waiter {
   onEvent(event: DecoderEvent): void;
   onClose(error: UnreachableError): void;
@@ -66,8 +69,8 @@ export class SocketTransport implements Transport {
   discarded = 0;
   /** Replies dropped because their id was not the request's (duplicates, late answers). */
   mismatched = 0;
-  // Random per transport: an earlier client's late reply cannot carry one of our ids.
-  private readonly idPrefix = `qga-play-${randomBytes(4).toString('hex')}-`;
+  // Unique per transport (random per process, then counted): an earlier client's late reply cannot carry one of our ids.
+  private readonly idPrefix = `qga-play-${PROCESS_TAG}-${(++transportSerial).toString(36)}-`;
   private lastId = 0;
   /** Learnt at each sync: whether the agent echoes request ids (one that does not has its replies taken in order). */
   echoesIds = true;
