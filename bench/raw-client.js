@@ -1,5 +1,8 @@
 // The floor for bench/fleet-floor.js: a minimal QGA client with no checks, no reports, no CLI.
 // For each socket (a fresh connection: no 0xFF flush needed): guest-sync-delimited, guest-ping, then 5 guest-get-time; CONCURRENCY at once.
+// With RAW_REPORT_DIR set it also writes each agent's replies as a JSON file there, a temporary
+// file renamed into place as qga-play writes its VM reports: the share of the job that is files.
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 const sockets = process.argv.slice(3);
@@ -29,20 +32,30 @@ function session(path) {
       const id = Math.floor(Math.random() * 2 ** 31);
       const sync = await ask('guest-sync-delimited', { id });
       if (sync.return !== id) return reject(new Error('sync'));
-      await ask('guest-ping');
-      for (let i = 0; i < 5; i++) await ask('guest-get-time');
+      const replies = [await ask('guest-ping')];
+      for (let i = 0; i < 5; i++) replies.push(await ask('guest-get-time'));
       sock.end();
-      resolve();
+      resolve(replies);
     });
   });
 }
 
+const reportDir = process.env.RAW_REPORT_DIR;
+if (reportDir) mkdirSync(reportDir, { recursive: true });
 let next = 0;
 let ok = 0;
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < sockets.length) {
-      await session(sockets[next++]);
+      const i = next++;
+      const replies = await session(sockets[i]);
+      if (reportDir) {
+        const file = `${reportDir}/agent-${i}.json`;
+        const fd = openSync(`${reportDir}/.agent-${i}.json.tmp`, 'w');
+        writeFileSync(fd, `${JSON.stringify({ socket: sockets[i], replies }, null, 2)}\n`);
+        closeSync(fd);
+        renameSync(`${reportDir}/.agent-${i}.json.tmp`, file);
+      }
       ok++;
     }
   }),
