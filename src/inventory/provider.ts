@@ -85,6 +85,15 @@ export class TransportProvider {
     return this.transport(route);
   }
 
+  /**
+   * Starts, per connection URI, the virsh sessions that many VMs will use (at most each pool's
+   * size), so that they start while the run looks up its targets. Nothing in process mode.
+   */
+  warmSessions(demand: ReadonlyMap<string, number>): void {
+    if (this.settings.virshMode !== 'session' || this.closed) return;
+    for (const [uri, count] of demand) this.pool(uri).warm(count);
+  }
+
   /** The shared virsh sessions of a connection URI. */
   pool(uri: string): VirshSessionPool {
     let pool = this.pools.get(uri);

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { parseLimit } from './limit.js';
 import type { Playbook, TargetSpec } from '../playbook/types.js';
-import { describeRoute } from '../inventory/route.js';
+import { describeRoute, STANDARD_CHANNEL } from '../inventory/route.js';
 import type { TransportProvider } from '../inventory/provider.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
@@ -102,4 +102,20 @@ export interface ResolvedTargets {
   vms: PlannedVm[];
   warnings: string[];
   unresolved: { target: TargetSpec; error: unknown }[];
+}
+
+/**
+ * How many virsh sessions each connection's targets could use at once: one per named VM on the
+ * standard channel, as many as the pool holds for a glob; one for a lookup (a glob's list, a
+ * non-standard channel's dumpxml). Targets with a socket of their own use none.
+ */
+export function sessionDemand(targets: readonly TargetSpec[]): Map<string, number> {
+  const demand = new Map<string, number>();
+  for (const t of targets) {
+    if (t.socket !== undefined) continue;
+    const standard = t.channel === undefined || t.channel === STANDARD_CHANNEL;
+    const n = t.isGlob && standard ? Infinity : 1;
+    demand.set(t.connect, (demand.get(t.connect) ?? 0) + n);
+  }
+  return demand;
 }

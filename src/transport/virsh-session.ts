@@ -280,6 +280,20 @@ export class VirshSessionPool {
     }
   }
 
+  /**
+   * Starts sessions until `count` (at most the pool's size) are running, without waiting for
+   * them: a run starts the ones it will need while it still looks up its targets.
+   */
+  warm(count: number): void {
+    while (!this.closed && this.all.size < Math.min(count, this.size)) {
+      const s = new VirshSession(this.options);
+      s.ready.catch(() => undefined);
+      this.started++;
+      this.all.add(s);
+      this.idle.push(s);
+    }
+  }
+
   private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {
     if (this.closed) return Promise.reject(new UnreachableError(`virsh sessions on ${this.uri} are closed`, 'VIRSH_FAILED'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
