@@ -20,14 +20,14 @@ export interface ClockMeasurement {
  * Takes up to `samples` guest-get-time readings and keeps the one read in the narrowest
  * host-clock window: offset = guest time - the window's midpoint. The window is what the
  * transport gives (a host-side bracket around the command), else the request's round trip
- * here. With `enoughBoundMs`, stops as soon as a reading's window is that narrow: more readings
- * could not make the claim meaningfully tighter, only the step longer.
+ * here. With `enough`, stops as soon as the best reading so far settles what the caller needs
+ * to know: more readings could not change the answer, only make the step longer.
  */
-export async function measureOffset(ctx: StepContext, samples: number, enoughBoundMs = 0): Promise<ClockMeasurement> {
+export async function measureOffset(ctx: StepContext, samples: number, enough?: (best: { offsetMs: number; errorBoundMs: number }) => boolean): Promise<ClockMeasurement> {
   let best: { offset: number; bound: number; rtt: number } | undefined;
   const leads: number[] = [];
   let taken = 0;
-  while (taken < samples && !(best && best.bound <= enoughBoundMs)) {
+  while (taken < samples && !(best && enough?.({ offsetMs: best.offset, errorBoundMs: best.bound }))) {
     taken++;
     const t0 = hostNowMs();
     const raw = await ctx.request({ execute: 'guest-get-time' });

@@ -20,6 +20,8 @@ export interface TimeSyncParams {
 
 const SET_ATTEMPTS = 5;
 
+type Measured = { offsetMs: number; errorBoundMs: number };
+
 /**
  * Sets the guest clock from the host's, aimed at the moment the agent will handle the request,
  * then measures where it landed. Where in a request's window the agent acts is not known in
@@ -27,14 +29,17 @@ const SET_ATTEMPTS = 5;
  * the aim of the next set, until the clock is within `goalMs` or as close as the measurement
  * can tell. Returns the attempts made and the last measurement.
  */
-async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
+async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enough: (m: Measured) => boolean): Promise<{ attempts: number; after: ClockMeasurement }> {
   let leadMs = before.leadMs;
   for (let attempt = 1; ; attempt++) {
     const aimMs = hostNowMs() + leadMs;
     const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
-    const after = await measureOffset(ctx, samples, enoughBoundMs);
-    if (Math.abs(after.offsetMs) <= Math.max(goalMs, after.errorBoundMs) || attempt >= SET_ATTEMPTS) return { attempts: attempt, after };
+    const after = await measureOffset(ctx, samples, enough);
+    // Close enough when the whole interval the truth lies in is within the goal, or when the
+    // measurement is too coarse to tell a better landing from this one.
+    const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
+    if (close || attempt >= SET_ATTEMPTS) return { attempts: attempt, after };
     // Landed ahead by the offset: aim that much less far ahead next time.
     leadMs -= after.offsetMs;
   }
@@ -74,7 +79,7 @@ export const timeSync = defineKind({
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
       'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
-      samples: { description: 'Most samples per measurement: a measurement stops early at a reading whose error bound is at most a twentieth of the tolerance. Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+      samples: { description: 'Most samples per measurement: a measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (before a set, also once the offset is surely past the threshold). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
   normalise: (w): TimeSyncParams => ({
@@ -93,8 +98,10 @@ export const timeSync = defineKind({
     const goalMs = Math.max(params.toleranceMs / 10, 1);
     // A reading within half the goal settles a measurement: further ones only make the step
     // longer (each is a round trip to a guest, several per set on a busy host).
-    const enoughBoundMs = goalMs / 2;
-    const before = await measureOffset(ctx, params.samples, enoughBoundMs);
+    const narrow = (m: Measured): boolean => m.errorBoundMs <= goalMs / 2;
+    // Before: also settled once the clock is surely past the threshold, however wide the window.
+    const surelyOff = (m: Measured): boolean => params.thresholdMs > 0 && !params.measureOnly && Math.abs(m.offsetMs) - m.errorBoundMs > params.thresholdMs;
+    const before = await measureOffset(ctx, params.samples, (m) => narrow(m) || surelyOff(m));
     const result: TimeSyncResult = {
       action: 'none',
       source: params.source,
@@ -112,7 +119,7 @@ export const timeSync = defineKind({
     let after: ClockMeasurement | undefined;
     try {
       if (params.source === 'host') {
-        const set = await setFromHost(ctx, before, goalMs, params.samples, enoughBoundMs);
+        const set = await setFromHost(ctx, before, goalMs, params.samples, narrow);
         result.setAttempts = set.attempts;
         after = set.after;
       } else {
@@ -126,7 +133,7 @@ export const timeSync = defineKind({
       result.setError = err.desc;
     }
     result.action = 'set';
-    after ??= await measureOffset(ctx, params.samples, enoughBoundMs);
+    after ??= await measureOffset(ctx, params.samples, narrow);
     result.offsetAfterMs = after.offsetMs;
     result.errorBoundAfterMs = after.errorBoundMs;
     // ok is a claim: the whole interval the truth lies in must be within the tolerance.
