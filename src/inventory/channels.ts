@@ -1,4 +1,4 @@
-import { XMLParser } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
 import { UnreachableError } from '../errors.js';
 import { runVirsh, unreachableFrom, type VirshResult, type VirshRunOptions } from '../libvirt/virsh-cli.js';
 import { STANDARD_CHANNEL } from './route.js';
@@ -15,7 +15,14 @@ export interface AgentChannel {
   state?: 'connected' | 'disconnected';
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'channel' });
+let parser: XMLParser | undefined;
+
+// Loaded on the first dumpxml: most runs (the standard channel, sockets) never read one.
+async function domainXmlParser(): Promise<XMLParser> {
+  const { XMLParser } = await import('fast-xml-parser');
+  parser ??= new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'channel' });
+  return parser;
+}
 
 /** What `virsh dumpxml` says about a domain's agents. */
 export interface DomainAgents {
@@ -25,8 +32,8 @@ export interface DomainAgents {
 }
 
 /** The domain's state and its virtio channels whose target name looks like a guest agent's. */
-export function parseDomainAgents(xml: string): DomainAgents {
-  const doc = parser.parse(xml) as { domain?: { id?: string; devices?: { channel?: RawChannel[] } } };
+export async function parseDomainAgents(xml: string): Promise<DomainAgents> {
+  const doc = (await domainXmlParser()).parse(xml) as { domain?: { id?: string; devices?: { channel?: RawChannel[] } } };
   const channels = doc.domain?.devices?.channel ?? [];
   const result: AgentChannel[] = [];
   for (const ch of channels) {

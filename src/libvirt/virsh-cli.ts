@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { abortError, TimeoutError, UnreachableError, type UnreachableCode } from '../errors.js';
 import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
@@ -108,6 +107,8 @@ export async function runVirsh(args: string[], options: VirshRunOptions): Promis
   if (options.signal?.aborted) throw abortError(options.signal);
   const interactive = options.stdinCommand !== undefined;
   const argv = [...(interactive ? ['-q'] : []), '-c', options.uri, ...(interactive ? [] : args)];
+  // Loaded on the first process: a run through virsh sessions or sockets never needs execa.
+  const { execa } = await import('execa');
   const startMs = hostNowMs();
   const subprocess = execa(options.virsh ?? 'virsh', argv, {
     timeout: Math.max(1, Math.round(options.timeoutMs)),

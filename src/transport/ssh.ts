@@ -1,5 +1,4 @@
 import { Duplex } from 'node:stream';
-import { execa } from 'execa';
 import { abortError, UnreachableError } from '../errors.js';
 import type { Connector } from './socket.js';
 
@@ -20,6 +19,7 @@ export function sshConnector(host: string, path: string, sshOptions: string[] = 
     if (signal?.aborted) throw abortError(signal);
     const remote = ['socat', '-', `UNIX-CONNECT:${path}`].map(quoteForRemoteShell).join(' ');
     // ConnectTimeout: a host that never answers is the step's timeout, not ssh's two minutes.
+    const { execa } = await import('execa');
     const connectSeconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
     const child = execa(command, ['-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connectSeconds}`, ...sshOptions, '--', host, remote], {
       buffer: false,

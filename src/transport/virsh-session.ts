@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { execa, type ResultPromise } from 'execa';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { abortError, TimeoutError, UnreachableError } from '../errors.js';
 import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
@@ -60,7 +60,8 @@ interface Pending {
  */
 export class VirshSession {
   readonly uri: string;
-  private readonly child: ResultPromise;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly ended: Promise<void>;
   private readonly nonce = `qgaplay${randomBytes(12).toString('hex')}`;
   private readonly maxOutput: number;
   private seq = 0;
@@ -76,32 +77,34 @@ export class VirshSession {
     this.uri = options.uri;
     this.maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
     const keepalive = options.keepalive ? ['-k', String(options.keepalive[0]), '-K', String(options.keepalive[1])] : [];
-    this.child = execa(options.virsh ?? 'virsh', [...keepalive, '-c', options.uri], {
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      buffer: false,
-      reject: false,
+    // node's spawn rather than execa (an argument array all the same, no shell): a session is a
+    // stream for the run's life, not a command's result, and the session path of a run then
+    // never loads execa's sixty modules.
+    this.child = spawn(options.virsh ?? 'virsh', [...keepalive, '-c', options.uri], {
+      stdio: ['pipe', 'pipe', 'pipe'],
       // libvirt's messages are matched as text: keep them in English.
-      env: { LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
       // Its own process group, so that a kill also ends the ssh it runs for a remote URI.
       detached: true,
     });
-    this.child.stdin!.on('error', () => undefined);
-    this.child.stdout!.setEncoding('utf8');
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stdout!.on('data', (chunk: string) => this.onData('out', chunk));
-    this.child.stderr!.on('data', (chunk: string) => this.onData('err', chunk));
-    void this.child.then((result) => {
-      const cause = (result as { cause?: NodeJS.ErrnoException }).cause;
-      if (cause?.code === 'ENOENT') {
-        this.die(new UnreachableError(`virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients`, 'VIRSH_MISSING', { cause }));
-        return;
-      }
-      const failure = classifyVirshError(this.err);
-      // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
-      const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
-      this.die(new VirshSessionEndedError(`virsh session on ${this.uri} ended (${result.signal ?? `exit ${String(result.exitCode)}`}): ${virshErrorLine(this.err)}`, code));
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdout.setEncoding('utf8');
+    this.child.stderr.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => this.onData('out', chunk));
+    this.child.stderr.on('data', (chunk: string) => this.onData('err', chunk));
+    this.ended = new Promise<void>((resolve) => {
+      this.child.once('error', (cause: NodeJS.ErrnoException) => {
+        const what = cause.code === 'ENOENT' ? `virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients` : `cannot run virsh (${options.virsh ?? 'virsh'}): ${cause.message}`;
+        this.die(new UnreachableError(what, cause.code === 'ENOENT' ? 'VIRSH_MISSING' : 'VIRSH_FAILED', { cause }));
+        resolve();
+      });
+      this.child.once('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
+        const failure = classifyVirshError(this.err);
+        // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
+        const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
+        this.die(new VirshSessionEndedError(`virsh session on ${this.uri} ended (${signal ?? `exit ${String(exitCode)}`}): ${virshErrorLine(this.err)}`, code));
+        resolve();
+      });
     });
     // The first marker proves the connection: virsh connects before reading commands.
     this.ready = this.send('').then((o) => {
@@ -179,7 +182,7 @@ export class VirshSession {
         resolve,
         reject,
       };
-      this.child.stdin!.write(lines.map((l) => `${l}\n`).join(''));
+      this.child.stdin.write(lines.map((l) => `${l}\n`).join(''));
     });
   }
 
@@ -224,18 +227,18 @@ export class VirshSession {
     this.kill();
   }
 
-  /** Ends the virsh process (by its own pid, through execa). */
+  /** Ends the virsh process and its process group (ssh for a remote URI). */
   kill(): void {
     if (!this.deadReason) this.deadReason = new UnreachableError(`virsh session on ${this.uri} was closed`, 'VIRSH_FAILED');
     const p = this.pending;
     this.pending = null;
     p?.reject(this.deadReason);
-    if (this.child.exitCode === null && !this.child.killed) killVirshGroup(this.child.pid);
+    if (this.child.exitCode === null && this.child.signalCode === null) killVirshGroup(this.child.pid);
   }
 
   /** Resolves when the process has exited. */
   async exited(): Promise<void> {
-    await this.child.catch(() => undefined);
+    await this.ended;
   }
 }
 
@@ -285,13 +288,15 @@ export class VirshSessionPool {
    * them: a run starts the ones it will need while it still looks up its targets.
    */
   warm(count: number): void {
-    while (!this.closed && this.all.size < Math.min(count, this.size)) {
-      const s = new VirshSession(this.options);
-      s.ready.catch(() => undefined);
-      this.started++;
-      this.all.add(s);
-      this.idle.push(s);
-    }
+    if (this.closed || this.all.size >= Math.min(count, this.size)) return;
+    const s = new VirshSession(this.options);
+    s.ready.catch(() => undefined);
+    this.started++;
+    this.all.add(s);
+    this.idle.push(s);
+    // One start per turn of the event loop: a spawn blocks until virsh has exec'd (milliseconds
+    // on a busy host), and the first session's command must not wait behind all of them.
+    setImmediate(() => this.warm(count));
   }
 
   private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {
