@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ReportWriteError, UsageError } from '../errors.js';
 import type { RunResult } from '../runner/types.js';
-import { removeStaleTemps, syncDirectory, writeFileAtomic, writeFilesAtomicSync } from '../util/atomic-file.js';
+import { removeStaleTemps, syncDirectory, writeFileAtomic, writeFilesAtomic } from '../util/atomic-file.js';
 import { fsReason } from '../util/fs-check.js';
 import { reportFileNames } from './file-names.js';
 import { saveHistory } from './history.js';
@@ -91,9 +91,13 @@ async function writeRedacted(r: RunResult, options: WriteReportsOptions): Promis
   const names = reportFileNames(r.vms.map((vm) => vm.vm));
   const previous = (await readJson(path.join(dir, SUMMARY_FILE))) as Summary | undefined;
 
-  // The VM reports are renamed into place unflushed (a flush each would cost more than the run
-  // on a big fleet); the directory's entries are flushed once, and the summary written last is.
-  writeFilesAtomicSync(r.vms.map((vm, i) => ({ file: path.join(dir, names[i] ?? ''), data: json(orderedVmReport(vm)) })));
+  // Each VM file is flushed before its rename (the flushes overlap the writing); the
+  // directory's entries once for all of them.
+  // One report's text at a time: a thousand of them are not held at once.
+  const reports = function* (): Generator<{ file: string; data: string }> {
+    for (const [i, vm] of r.vms.entries()) yield { file: path.join(dir, names[i] ?? ''), data: json(orderedVmReport(vm)) };
+  };
+  await writeFilesAtomic(reports());
   await syncDirectory(dir);
   for (const file of REPORT_DIR_FILES) await writeFileAtomic(path.join(dir, file.name), file.render(r));
   await writeFileAtomic(path.join(dir, SUMMARY_FILE), json(buildSummary(r, names)));

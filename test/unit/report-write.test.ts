@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { isTempName, renderJunit, reportFileNames, safeBaseName, writeFileAtomic, writeReports } from '../../src/report/index.js';
+import { writeFilesAtomic } from '../../src/util/atomic-file.js';
 import { UsageError } from '../../src/errors.js';
 import type { RunResult } from '../../src/runner/types.js';
 import { makeResult } from '../../fixtures/report/run-result.js';
@@ -154,5 +155,28 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(path.join(dir, 'is-a-dir'), 'x')).rejects.toThrow();
     expect(readdirSync(dir)).toEqual(['is-a-dir']);
     await expect(writeFileAtomic(path.join(dir, 'missing', 'f'), 'x')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('writeFilesAtomic (the VM reports)', () => {
+  test('writes every file, keeps an existing file\'s mode, and leaves no temporary file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qga-files-'));
+    writeFileSync(path.join(dir, 'f3.json'), 'old');
+    chmodSync(path.join(dir, 'f3.json'), 0o640);
+    const files = Array.from({ length: 200 }, (_, i) => ({ file: path.join(dir, `f${i}.json`), data: `{"i":${i}}\n` }));
+    await writeFilesAtomic(files, 8);
+    expect(readdirSync(dir).sort()).toEqual(files.map((f) => path.basename(f.file)).sort());
+    expect(readFileSync(path.join(dir, 'f199.json'), 'utf8')).toBe('{"i":199}\n');
+    expect(statSync(path.join(dir, 'f3.json')).mode & 0o777).toBe(0o640);
+  });
+
+  test('a file that cannot be written rejects, after the others in flight, with no temporary file left', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qga-files-'));
+    // A directory where a report should go: the rename over it fails.
+    mkdirSync(path.join(dir, 'f5.json'));
+    const files = Array.from({ length: 20 }, (_, i) => ({ file: path.join(dir, `f${i}.json`), data: 'x' }));
+    await expect(writeFilesAtomic(files, 4)).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) });
+    expect(readdirSync(dir).filter((n) => isTempName(n))).toEqual([]);
+    expect(existsSync(path.join(dir, 'f0.json'))).toBe(true);
   });
 });
