@@ -127,6 +127,7 @@ export class TransportProvider {
   /** Closes every transport and session: at the end of the run, also after a cancel. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const pool of this.pools.values()) pool.stopWarming();
     const transports = [...this.transports];
     this.transports.clear();
     await Promise.all(transports.map((t) => t.close().catch(() => undefined)));

@@ -8,6 +8,7 @@ import { TransportProvider, type ProviderSettings } from '../inventory/provider.
 import { reportError, statusOf, vmStatus } from './outcome.js';
 import { runStep, type VmRunContext } from './step.js';
 import { resolveTargets, sessionDemand } from './targets.js';
+import { parseLimit } from './limit.js';
 import type { PlannedVm, RunListener, RunResult, RunTotals, StepReport, VmReport } from './types.js';
 
 /** Options of {@link runPlaybook}. */
@@ -157,8 +158,10 @@ export async function runPlaybook(playbook: Playbook, runOptions: RunOptions = {
 }
 
 async function runWith(playbook: Playbook, options: RunOptions, provider: TransportProvider, emit: RunListener, started: Date): Promise<RunResult> {
-  // The sessions the VMs will use start now, while the targets are looked up.
-  if (!options.transportFor) provider.warmSessions(sessionDemand(playbook.targets));
+  // A --limit that cannot be read is a usage error before anything starts; then the sessions
+  // the VMs will use start, while the targets are looked up.
+  const admits = options.limit === undefined ? undefined : parseLimit(options.limit);
+  if (!options.transportFor) provider.warmSessions(sessionDemand(playbook.targets, admits));
   const lookup = { ...provider.lookup(options.lookupTimeoutMs ?? 30_000, options.signal), limit: options.limit, provider };
   const resolved = await resolveTargets(playbook, lookup);
   const planned = resolved.vms;
@@ -219,8 +222,6 @@ export async function planRun(playbook: Playbook, options: RunOptions = {}): Pro
 }
 
 async function planWith(playbook: Playbook, options: RunOptions, provider: TransportProvider): Promise<{ vms: (PlannedVm & { problem?: string })[]; warnings: string[] }> {
-  // The sessions the VMs will use start now, while the targets are looked up.
-  if (!options.transportFor) provider.warmSessions(sessionDemand(playbook.targets));
   const lookup = { ...provider.lookup(options.lookupTimeoutMs ?? 30_000, options.signal), limit: options.limit, provider };
   const { vms, warnings, unresolved } = await resolveTargets(playbook, lookup);
   const limit = pLimit(Math.max(1, options.concurrency ?? playbook.concurrency));

@@ -107,12 +107,13 @@ export interface ResolvedTargets {
 /**
  * How many virsh sessions each connection's targets could use at once: one per named VM on the
  * standard channel, as many as the pool holds for a glob; one for a lookup (a glob's list, a
- * non-standard channel's dumpxml). Targets with a socket of their own use none.
+ * non-standard channel's dumpxml). Targets with a socket of their own use none, and named VMs
+ * that `admits` (a parsed --limit) leaves out.
  */
-export function sessionDemand(targets: readonly TargetSpec[]): Map<string, number> {
+export function sessionDemand(targets: readonly TargetSpec[], admits?: (name: string) => boolean): Map<string, number> {
   const demand = new Map<string, number>();
   for (const t of targets) {
-    if (t.socket !== undefined) continue;
+    if (t.socket !== undefined || (!t.isGlob && admits && !admits(t.vm))) continue;
     const standard = t.channel === undefined || t.channel === STANDARD_CHANNEL;
     const n = t.isGlob && standard ? Infinity : 1;
     demand.set(t.connect, (demand.get(t.connect) ?? 0) + n);

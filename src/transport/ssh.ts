@@ -20,6 +20,8 @@ export function sshConnector(host: string, path: string, sshOptions: string[] = 
     const remote = ['socat', '-', `UNIX-CONNECT:${path}`].map(quoteForRemoteShell).join(' ');
     // ConnectTimeout: a host that never answers is the step's timeout, not ssh's two minutes.
     const { execa } = await import('execa');
+    // The import took a turn of the event loop: a cancel meanwhile starts nothing.
+    if (signal?.aborted) throw abortError(signal);
     const connectSeconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
     const child = execa(command, ['-o', 'BatchMode=yes', '-o', `ConnectTimeout=${connectSeconds}`, ...sshOptions, '--', host, remote], {
       buffer: false,

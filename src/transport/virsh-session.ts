@@ -1,9 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { abortError, TimeoutError, UnreachableError } from '../errors.js';
 import { formatElapsed } from '../util/elapsed.js';
 import { hostNowMs } from '../util/clock.js';
 import { classifyVirshError, killVirshGroup, virshErrorLine, type VirshResult } from '../libvirt/virsh-cli.js';
+
+/** Why virsh could not be started, as the error a session reports. */
+function spawnFailure(virsh: string, cause: unknown): UnreachableError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return new UnreachableError(`virsh not found (${virsh}): install libvirt-clients`, 'VIRSH_MISSING', { cause });
+  return new UnreachableError(`cannot run virsh (${virsh}): ${(cause as Error | undefined)?.message ?? String(cause)}`, 'VIRSH_FAILED', { cause });
+}
 
 /** The virsh process ended under a command: what the command did is not known. */
 export class VirshSessionEndedError extends UnreachableError {}
@@ -60,7 +67,7 @@ interface Pending {
  */
 export class VirshSession {
   readonly uri: string;
-  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly child: ChildProcess | null;
   private readonly ended: Promise<void>;
   private readonly nonce = `qgaplay${randomBytes(12).toString('hex')}`;
   private readonly maxOutput: number;
@@ -80,25 +87,30 @@ export class VirshSession {
     // node's spawn rather than execa (an argument array all the same, no shell): a session is a
     // stream for the run's life, not a command's result, and the session path of a run then
     // never loads execa's sixty modules.
-    this.child = spawn(options.virsh ?? 'virsh', [...keepalive, '-c', options.uri], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // libvirt's messages are matched as text: keep them in English.
-      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
-      // Its own process group, so that a kill also ends the ssh it runs for a remote URI.
-      detached: true,
-    });
-    this.child.stdin.on('error', () => undefined);
-    this.child.stdout.setEncoding('utf8');
-    this.child.stderr.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => this.onData('out', chunk));
-    this.child.stderr.on('data', (chunk: string) => this.onData('err', chunk));
+    const virsh = options.virsh ?? 'virsh';
+    let child: ChildProcess | null = null;
+    let failure: unknown;
+    try {
+      child = spawn(virsh, [...keepalive, '-c', options.uri], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // libvirt's messages are matched as text: keep them in English.
+        env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...WIDE_SCREEN },
+        // Its own process group, so that a kill also ends the ssh it runs for a remote URI.
+        detached: true,
+      });
+    } catch (err) {
+      // Thrown, not emitted: an argument node refuses (a NUL byte), a path that cannot be one.
+      failure = err;
+    }
+    this.child = child;
     this.ended = new Promise<void>((resolve) => {
-      this.child.once('error', (cause: NodeJS.ErrnoException) => {
-        const what = cause.code === 'ENOENT' ? `virsh not found (${options.virsh ?? 'virsh'}): install libvirt-clients` : `cannot run virsh (${options.virsh ?? 'virsh'}): ${cause.message}`;
-        this.die(new UnreachableError(what, cause.code === 'ENOENT' ? 'VIRSH_MISSING' : 'VIRSH_FAILED', { cause }));
+      if (!child) return resolve();
+      // First of all: an 'error' event nobody listens to ends the whole process.
+      child.on('error', (cause: NodeJS.ErrnoException) => {
+        this.die(spawnFailure(virsh, cause));
         resolve();
       });
-      this.child.once('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      child.once('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
         const failure = classifyVirshError(this.err);
         // The connection itself failed (libvirtd gone, ssh refused): the hypervisor's fault.
         const code = failure.kind === 'unreachable' ? failure.code : 'VIRSH_FAILED';
@@ -106,6 +118,18 @@ export class VirshSession {
         resolve();
       });
     });
+    if (child?.stdin && child.stdout && child.stderr) {
+      child.stdin.on('error', () => undefined);
+      child.stdout.on('error', () => undefined);
+      child.stderr.on('error', () => undefined);
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => this.onData('out', chunk));
+      child.stderr.on('data', (chunk: string) => this.onData('err', chunk));
+    } else {
+      // No process, or no pipes to it (out of file descriptors: its 'error' event follows).
+      this.die(spawnFailure(virsh, failure ?? new Error('no pipes to the process (out of file descriptors?)')));
+    }
     // The first marker proves the connection: virsh connects before reading commands.
     this.ready = this.send('').then((o) => {
       if (/^error:/m.test(o.stderr)) {
@@ -182,7 +206,7 @@ export class VirshSession {
         resolve,
         reject,
       };
-      this.child.stdin.write(lines.map((l) => `${l}\n`).join(''));
+      this.child!.stdin!.write(lines.map((l) => `${l}\n`).join(''));
     });
   }
 
@@ -233,7 +257,7 @@ export class VirshSession {
     const p = this.pending;
     this.pending = null;
     p?.reject(this.deadReason);
-    if (this.child.exitCode === null && this.child.signalCode === null) killVirshGroup(this.child.pid);
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) killVirshGroup(this.child.pid);
   }
 
   /** Resolves when the process has exited. */
@@ -250,9 +274,10 @@ function isEcho(line: string, echoes: Set<string>): boolean {
 }
 
 /**
- * Long-lived virsh sessions for one connection URI, shared by every VM of that URI: started
- * lazily, at most `size` at once, one command in flight per session; a session that died or was
- * killed at a deadline is dropped and a new one started on demand.
+ * Long-lived virsh sessions for one connection URI, shared by every VM of that URI: started on
+ * demand (or ahead, by {@link VirshSessionPool.warm}), at most `size` at once, one command in
+ * flight per session; a session that died or was killed at a deadline is dropped and a new one
+ * started on demand.
  */
 export class VirshSessionPool {
   readonly uri: string;
@@ -262,6 +287,7 @@ export class VirshSessionPool {
   private readonly all = new Set<VirshSession>();
   private readonly waiting: ((s: VirshSession) => void)[] = [];
   private closed = false;
+  private warmTarget = 0;
   /** Sessions started over the pool's life (for diagnostics and tests). */
   started = 0;
 
@@ -288,15 +314,27 @@ export class VirshSessionPool {
    * them: a run starts the ones it will need while it still looks up its targets.
    */
   warm(count: number): void {
-    if (this.closed || this.all.size >= Math.min(count, this.size)) return;
+    this.warmTarget = Math.min(count, this.size);
+    this.warmNext();
+  }
+
+  /** Ends a {@link warm} still starting sessions (the run is over). */
+  stopWarming(): void {
+    this.warmTarget = 0;
+  }
+
+  private warmNext(): void {
+    if (this.closed || this.all.size >= this.warmTarget) return;
     const s = new VirshSession(this.options);
     s.ready.catch(() => undefined);
     this.started++;
     this.all.add(s);
-    this.idle.push(s);
+    // Under the idle ones: the idle stack hands out its top, and the earliest started is the
+    // readiest.
+    this.idle.unshift(s);
     // One start per turn of the event loop: a spawn blocks until virsh has exec'd (milliseconds
     // on a busy host), and the first session's command must not wait behind all of them.
-    setImmediate(() => this.warm(count));
+    setImmediate(() => this.warmNext());
   }
 
   private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {

@@ -118,3 +118,41 @@ describe('virsh session pool (fake virsh)', () => {
     await expect(hung).rejects.toMatchObject({ code: 'CANCELED' });
   });
 });
+
+describe('a virsh session that cannot start', () => {
+  // None of these may throw out of the pool or crash the process: each is the command's
+  // unreachable outcome, with a code.
+  test.each([
+    ['a virsh that is not there', { virsh: path.join(dir, 'no-such-virsh') }, 'VIRSH_MISSING', /virsh not found/],
+    ['a virsh path through a file', { virsh: '/etc/passwd/virsh' }, 'VIRSH_FAILED', /cannot run virsh/],
+    ['a URI node refuses to pass (a NUL byte)', { uri: 'qemu:///sys\0tem' }, 'VIRSH_FAILED', /cannot run virsh/],
+  ])('%s', async (_what, options, code, message) => {
+    const p = new VirshSessionPool({ uri: URI, virsh: FAKE_VIRSH, size: 2, ...options });
+    pools.push(p);
+    p.warm(2);
+    await expect(p.run('list --name', 5_000)).rejects.toMatchObject({ name: 'UnreachableError', code, message: expect.stringMatching(message) });
+    await new Promise((r) => setImmediate(r));
+    await expect(p.run('list --name', 5_000)).rejects.toBeInstanceOf(UnreachableError);
+  });
+});
+
+describe('warming a pool', () => {
+  test('starts sessions up to the pool size, one per turn of the event loop, and they answer', async () => {
+    const p = pool(3);
+    p.warm(10);
+    expect(p.started).toBe(1);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(p.started).toBe(3);
+    const outs = await Promise.all([1, 2, 3].map(() => p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 20_000)));
+    for (const o of outs) expect(o.stdout).toContain('guest-ping');
+    expect(p.started).toBe(3);
+  });
+
+  test('stops when told (the run is over)', async () => {
+    const p = pool(4);
+    p.warm(4);
+    p.stopWarming();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(p.started).toBe(1);
+  });
+});

@@ -1,6 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { agentError, ok, playbook, runWith, type Handler } from '../helpers/memory-transport.js';
 import { CanceledError, TimeoutError, UnreachableError } from '../../src/errors.js';
+import { parsePlaybook } from '../../src/playbook/load.js';
+import { sessionDemand } from '../../src/runner/targets.js';
+import { parseLimit } from '../../src/runner/limit.js';
 
 const run = runWith;
 
@@ -175,5 +178,23 @@ describe('runner outcome rules', () => {
     expect(canceled.log).toEqual(['a guest-fsfreeze-freeze', 'a guest-ping', 'a guest-fsfreeze-thaw']);
     const fine = await run(playbook('  - fsfreeze\n  - fsthaw\n', ['a']), () => ok(1));
     expect(fine.log).toEqual(['a guest-fsfreeze-freeze', 'a guest-fsfreeze-thaw']);
+  });
+});
+
+describe('the virsh sessions a run starts ahead (sessionDemand)', () => {
+  const targets = (yaml: string) => parsePlaybook(`name: t\nconnect: qemu:///system\ntargets:\n${yaml}steps:\n  - ping\n`, '/tmp/t.yaml').playbook.targets;
+
+  test('one per named VM, the whole pool for a glob, one for a lookup, none for a socket', () => {
+    const demand = sessionDemand(
+      targets(
+        '  - vm: a\n  - vm: b\n  - vm: c\n    channel: org.qemu.guest_agent.1\n  - vm: s\n    socket: /run/s.sock\n  - vm: "web-*"\n    connect: qemu+ssh://h/system\n',
+      ),
+    );
+    expect(demand).toEqual(new Map([['qemu:///system', 3], ['qemu+ssh://h/system', Infinity]]));
+  });
+
+  test('named VMs a --limit leaves out start nothing', () => {
+    expect(sessionDemand(targets('  - vm: a\n  - vm: b\n'), parseLimit('b'))).toEqual(new Map([['qemu:///system', 1]]));
+    expect(sessionDemand(targets('  - vm: a\n'), parseLimit('zzz'))).toEqual(new Map());
   });
 });
