@@ -20,8 +20,8 @@ export interface ClockMeasurement {
  * Takes up to `samples` guest-get-time readings and keeps the one read in the narrowest
  * host-clock window: offset = guest time - the window's midpoint. The window is what the
  * transport gives (a host-side bracket around the command), else the request's round trip
- * here. With `enough`, stops as soon as the best reading so far settles what the caller needs
- * to know: more readings could not change the answer, only make the step longer.
+ * here. With `enough`, stops as soon as the best reading so far is as narrow as the caller
+ * needs: more readings could only narrow it further, at a round trip each.
  */
 export async function measureOffset(ctx: StepContext, samples: number, enough?: (best: { offsetMs: number; errorBoundMs: number }) => boolean): Promise<ClockMeasurement> {
   let best: { offset: number; bound: number; rtt: number } | undefined;

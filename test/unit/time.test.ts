@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook } from '../../src/runner/run.js';
-import type { RawReply } from '../../src/qga/protocol.js';
+import type { QgaRequest, RawReply } from '../../src/qga/protocol.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { MemoryTransport } from '../helpers/memory-transport.js';
 import { hostNowMs } from '../../src/util/clock.js';
 
@@ -117,3 +118,71 @@ describe('time-get and time-sync against a simulated guest clock', () => {
     expect(guest.offsetMs).toBe(9000);
   });
 });
+
+/**
+ * A guest behind a transport that reports the host-clock window of each request (as a virsh
+ * session does): the guest reads or sets its clock in the window's middle, `widthMs` wide; a set
+ * lands `setBiasMs` ahead of where it was aimed (its path differs from a read's).
+ */
+class WindowedGuest implements Transport {
+  readonly kind = 'virsh' as const;
+  readonly describe = 'windowed';
+  gets = 0;
+  sets = 0;
+  constructor(
+    public offsetMs: number,
+    private readonly widthMs: number,
+    private readonly setBiasMs = 0,
+  ) {}
+  async request(req: QgaRequest): Promise<RawReply> {
+    const startMs = hostNowMs();
+    const readAt = startMs + this.widthMs / 2;
+    let reply: RawReply['reply'] = { return: {} };
+    if (req.execute === 'guest-get-time') {
+      this.gets++;
+      reply = { return: Math.round((readAt + this.offsetMs) * 1e6) };
+    } else if (req.execute === 'guest-set-time') {
+      const time = (req.arguments as { time: number }).time;
+      this.offsetMs = time / 1e6 - readAt + this.setBiasMs;
+      this.sets++;
+    }
+    return { text: JSON.stringify(reply), reply, window: { startMs, endMs: startMs + this.widthMs } };
+  }
+  async close(): Promise<void> {}
+}
+
+describe('time-sync: how many readings and sets', () => {
+  test('a measurement stops at the first reading within a twentieth of the tolerance', async () => {
+    const guest = new WindowedGuest(10_000, 1);
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    // One reading before the set, one after it: each window was ±0.5 ms.
+    expect(guest.gets).toBe(2);
+    expect(guest.sets).toBe(1);
+  });
+
+  test('wide windows take every sample', async () => {
+    const guest = new WindowedGuest(10_000, 8);
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    expect(guest.gets).toBe(10);
+    expect(step.result).toMatchObject({ errorBoundMs: 4, errorBoundAfterMs: 4 });
+  });
+
+  test('a set is sent again until the whole interval the truth lies in is within the goal', async () => {
+    // Goal 5 ms (a tenth of the tolerance); landing 4.8 ms off with a ±0.5 ms reading could be
+    // 5.3 ms off in truth: not close enough. The second set, aimed 4.8 ms less far, lands true.
+    const guest = new WindowedGuest(10_000, 1, 4.8);
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    expect(guest.sets).toBe(2);
+    expect(Math.abs(guest.offsetMs)).toBeLessThan(1);
+    expect(step.result).toMatchObject({ setAttempts: 2 });
+  });
+});
+
+async function syncWith(guest: Transport) {
+  const { playbook } = parsePlaybook('name: t\ntargets:\n  - vm: g\n    socket: /sim\nsteps:\n  - time-sync\n', '/tmp/t.yaml');
+  const result = await runPlaybook(playbook, { transportFor: () => guest });
+  return result.vms[0]!.steps[0]!;
+}

@@ -79,7 +79,7 @@ export const timeSync = defineKind({
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
       'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
-      samples: { description: 'Most samples per measurement: a measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (before a set, also once the offset is surely past the threshold). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+      samples: { description: 'Most samples per measurement: a measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
   normalise: (w): TimeSyncParams => ({
@@ -99,9 +99,7 @@ export const timeSync = defineKind({
     // A reading within half the goal settles a measurement: further ones only make the step
     // longer (each is a round trip to a guest, several per set on a busy host).
     const narrow = (m: Measured): boolean => m.errorBoundMs <= goalMs / 2;
-    // Before: also settled once the clock is surely past the threshold, however wide the window.
-    const surelyOff = (m: Measured): boolean => params.thresholdMs > 0 && !params.measureOnly && Math.abs(m.offsetMs) - m.errorBoundMs > params.thresholdMs;
-    const before = await measureOffset(ctx, params.samples, (m) => narrow(m) || surelyOff(m));
+    const before = await measureOffset(ctx, params.samples, narrow);
     const result: TimeSyncResult = {
       action: 'none',
       source: params.source,
