@@ -92,6 +92,7 @@ async function offsets() {
 }
 
 const FLEET_ROUNDS = Number(process.env.BENCH_FLEET_ROUNDS ?? 5);
+if (!(Number.isInteger(FLEET_ROUNDS) && FLEET_ROUNDS >= 1)) throw new Error(`BENCH_FLEET_ROUNDS must be a whole number >= 1, got ${process.env.BENCH_FLEET_ROUNDS}`);
 
 /** One round of a row: skew every guest, run `fn`, measure every guest's offset through .1. */
 async function fleetRound(fn) {

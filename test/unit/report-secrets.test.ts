@@ -151,3 +151,26 @@ describe('walkers over guest data survive any nesting', () => {
     expect(collectSecrets(nest(100_000, new SecretValue('deep-secret')))).toEqual(['deep-secret']);
   });
 });
+
+describe('redact copies only what it changes', () => {
+  test('with nothing to change it returns the value itself', () => {
+    const value = { vm: 'a', steps: [{ result: { os: 'x', list: [1, 2] } }], at: new Date(0) };
+    expect(redact(value, [])).toBe(value);
+    expect(redact(value, ['absent'])).toBe(value);
+  });
+
+  test('the branch holding a secret is copied, the others are shared, the input is untouched', () => {
+    const clean = { os: 'linux', list: [1, 2, 3] };
+    const dirty = { argv: ['--password', 'hunter2'], other: { n: 1 } };
+    const value = { clean, dirty };
+    const out = redact(value, ['hunter2']);
+    expect(out).not.toBe(value);
+    expect(out.clean).toBe(clean);
+    expect(out.dirty).not.toBe(dirty);
+    expect(out.dirty.other).toBe(dirty.other);
+    expect(out.dirty.argv).toEqual(['--password', '***']);
+    expect(dirty.argv).toEqual(['--password', 'hunter2']);
+    // Keys keep their order when a later one changes.
+    expect(Object.keys(redact({ a: 1, b: 'hunter2', c: 3 }, ['hunter2']))).toEqual(['a', 'b', 'c']);
+  });
+});
