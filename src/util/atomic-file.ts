@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fdatasync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { close, closeSync, fchmodSync, fdatasync, openSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { chmod, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -86,19 +86,17 @@ export async function writeFilesAtomic(files: Iterable<{ file: string; data: str
       break;
     }
     const opened = fd;
+    // Flush, close and rename on the thread pool: the disk's part runs beside the writing.
     const done: Promise<void> = flushData(opened)
       .then(
-        () => {
-          closeSync(opened);
-          renameSync(tmp, file);
-        },
+        () => closeFd(opened).then(() => rename(tmp, file)),
         (err: unknown) => {
-          fail(err);
           discard(opened, tmp);
+          throw err;
         },
       )
       .catch((err: unknown) => {
-        // closeSync or renameSync failed: the temporary file must not stay.
+        // Whichever step failed, the temporary file must not stay.
         fail(err);
         discard(undefined, tmp);
       })
@@ -111,6 +109,10 @@ export async function writeFilesAtomic(files: Iterable<{ file: string; data: str
 
 function flushData(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Closes (when open) and removes a temporary file that will not be renamed. */
