@@ -214,15 +214,17 @@ lab_define() {
   V define /dev/stdin <<<"$xml" >/dev/null || die "virsh define $name failed"
 }
 
-# lab_start NAME: starts NAME if not running, prints the start time (epoch seconds)
+# lab_start NAME: starts NAME if not running; prints the start time (epoch seconds) and 1 when
+# it started the guest now, 0 when the guest was already running
 lab_start() {
-  local name=$1 t
+  local name=$1 t started=0
   t=$(now)
   if ! dom_running "$name"; then
     rm -f "$(console_log "$name")"
     V start "$name" >/dev/null || die "virsh start $name failed"
+    started=1
   fi
-  printf '%s\n' "$t"
+  printf '%s %s\n' "$t" "$started"
 }
 
 # ---------------------------------------------------------------------------------------- checks
@@ -252,11 +254,15 @@ lab_wait() {
   local -A ready=()
   deadline=$(awk -v a="$t0" -v d="$LAB_BOOT_DEADLINE" 'BEGIN { printf "%d", a + d }')
   # Cheap gate first: no virsh/socat process (which steals CPU from booting TCG guests) until
-  # the guest's /init has printed its line on the serial console.
-  until check_init "$name"; do
-    (($(date +%s) > deadline)) && break
-    sleep 0.1
-  done
+  # the guest's /init has printed its line on the serial console. Only for a guest started now:
+  # one restored from a save has a new console log without that line (it would wait for the
+  # whole deadline).
+  if [[ ${LAB_WAIT_GATE:-1} == 1 ]]; then
+    until check_init "$name"; do
+      (($(date +%s) > deadline)) && break
+      sleep 0.1
+    done
+  fi
   while :; do
     done_all=1
     for w in "$@"; do
@@ -282,10 +288,11 @@ lab_boot() {
   for spec in "$@"; do
     name=${spec%%:*}
     checks=${spec#*:}
-    local ts
-    ts=$(lab_start "$name")
+    local ts started started_at
+    started_at=$(lab_start "$name")
+    read -r ts started <<<"$started_at"
     # shellcheck disable=SC2086
-    lab_wait "$name" "$ts" $checks >>"$out" &
+    LAB_WAIT_GATE=$started lab_wait "$name" "$ts" $checks >>"$out" &
     pids+=("$!")
   done
   for f in "${pids[@]}"; do wait "$f" || rc=1; done
