@@ -20,14 +20,14 @@ export interface ClockMeasurement {
  * Takes up to `samples` guest-get-time readings and keeps the one read in the narrowest
  * host-clock window: offset = guest time - the window's midpoint. The window is what the
  * transport gives (a host-side bracket around the command), else the request's round trip
- * here. With `enough`, stops as soon as the best reading so far is as narrow as the caller
- * needs: more readings could only narrow it further, at a round trip each.
+ * here. Stops early at a reading whose bound is at most `enoughBoundMs`: more readings could
+ * only narrow it further, at a round trip each.
  */
-export async function measureOffset(ctx: StepContext, samples: number, enough?: (best: { offsetMs: number; errorBoundMs: number }) => boolean): Promise<ClockMeasurement> {
+export async function measureOffset(ctx: StepContext, samples: number, enoughBoundMs = 0): Promise<ClockMeasurement> {
   let best: { offset: number; bound: number; rtt: number } | undefined;
   const leads: number[] = [];
   let taken = 0;
-  while (taken < samples && !(best && enough?.({ offsetMs: best.offset, errorBoundMs: best.bound }))) {
+  while (taken < samples && !(best && best.bound <= enoughBoundMs)) {
     taken++;
     const t0 = hostNowMs();
     const raw = await ctx.request({ execute: 'guest-get-time' });

@@ -20,8 +20,6 @@ export interface TimeSyncParams {
 
 const SET_ATTEMPTS = 5;
 
-type Measured = { offsetMs: number; errorBoundMs: number };
-
 /**
  * Sets the guest clock from the host's, aimed at the moment the agent will handle the request,
  * then measures where it landed. Where in a request's window the agent acts is not known in
@@ -29,13 +27,13 @@ type Measured = { offsetMs: number; errorBoundMs: number };
  * the aim of the next set, until the clock is within `goalMs` or as close as the measurement
  * can tell. Returns the attempts made and the last measurement.
  */
-async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enough: (m: Measured) => boolean): Promise<{ attempts: number; after: ClockMeasurement }> {
+async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
   let leadMs = before.leadMs;
   for (let attempt = 1; ; attempt++) {
     const aimMs = hostNowMs() + leadMs;
     const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
-    const after = await measureOffset(ctx, samples, enough);
+    const after = await measureOffset(ctx, samples, enoughBoundMs);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
     // measurement is too coarse to tell a better landing from this one.
     const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
@@ -98,8 +96,8 @@ export const timeSync = defineKind({
     const goalMs = Math.max(params.toleranceMs / 10, 1);
     // A reading within half the goal settles a measurement: further ones only make the step
     // longer (each is a round trip to a guest, several per set on a busy host).
-    const narrow = (m: Measured): boolean => m.errorBoundMs <= goalMs / 2;
-    const before = await measureOffset(ctx, params.samples, narrow);
+    const enoughBoundMs = goalMs / 2;
+    const before = await measureOffset(ctx, params.samples, enoughBoundMs);
     const result: TimeSyncResult = {
       action: 'none',
       source: params.source,
@@ -117,7 +115,7 @@ export const timeSync = defineKind({
     let after: ClockMeasurement | undefined;
     try {
       if (params.source === 'host') {
-        const set = await setFromHost(ctx, before, goalMs, params.samples, narrow);
+        const set = await setFromHost(ctx, before, goalMs, params.samples, enoughBoundMs);
         result.setAttempts = set.attempts;
         after = set.after;
       } else {
@@ -131,7 +129,7 @@ export const timeSync = defineKind({
       result.setError = err.desc;
     }
     result.action = 'set';
-    after ??= await measureOffset(ctx, params.samples, narrow);
+    after ??= await measureOffset(ctx, params.samples, enoughBoundMs);
     result.offsetAfterMs = after.offsetMs;
     result.errorBoundAfterMs = after.errorBoundMs;
     // ok is a claim: the whole interval the truth lies in must be within the tolerance.
