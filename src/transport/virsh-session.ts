@@ -325,16 +325,22 @@ export class VirshSessionPool {
 
   private warmNext(): void {
     if (this.closed || this.all.size >= this.warmTarget) return;
-    const s = new VirshSession(this.options);
-    s.ready.catch(() => undefined);
-    this.started++;
-    this.all.add(s);
+    const s = this.startSession();
     // Under the idle ones: the idle stack hands out its top, and the earliest started is the
     // readiest.
     this.idle.unshift(s);
     // One start per turn of the event loop: a spawn blocks until virsh has exec'd (milliseconds
     // on a busy host), and the first session's command must not wait behind all of them.
     setImmediate(() => this.warmNext());
+  }
+
+  /** A new session counted in the pool (its start failing is seen by whoever runs on it). */
+  private startSession(): VirshSession {
+    const s = new VirshSession(this.options);
+    s.ready.catch(() => undefined);
+    this.started++;
+    this.all.add(s);
+    return s;
   }
 
   private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {
@@ -346,13 +352,7 @@ export class VirshSessionPool {
       if (!s.dead) return Promise.resolve(s);
       this.all.delete(s);
     }
-    if (this.all.size < this.size) {
-      const s = new VirshSession(this.options);
-      s.ready.catch(() => undefined);
-      this.started++;
-      this.all.add(s);
-      return Promise.resolve(s);
-    }
+    if (this.all.size < this.size) return Promise.resolve(this.startSession());
     return new Promise<VirshSession>((resolve, reject) => {
       const give = (s: VirshSession): void => {
         clearTimeout(timer);
@@ -380,13 +380,7 @@ export class VirshSessionPool {
       session.kill();
       // A slot came free: a waiter gets a new session.
       const next = this.waiting.shift();
-      if (next && !this.closed) {
-        const s = new VirshSession(this.options);
-        s.ready.catch(() => undefined);
-        this.started++;
-        this.all.add(s);
-        next(s);
-      }
+      if (next && !this.closed) next(this.startSession());
       return;
     }
     const next = this.waiting.shift();
