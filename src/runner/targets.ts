@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { parseLimit } from './limit.js';
 import type { Playbook, TargetSpec } from '../playbook/types.js';
-import { describeRoute, STANDARD_CHANNEL } from '../inventory/route.js';
+import { describeRoute, resolveRoute } from '../inventory/route.js';
 import type { TransportProvider } from '../inventory/provider.js';
 import { listRunningDomains } from '../inventory/libvirt.js';
 import type { LibvirtCallOptions } from '../inventory/channels.js';
@@ -114,8 +114,9 @@ export function sessionDemand(targets: readonly TargetSpec[], admits?: (name: st
   const demand = new Map<string, number>();
   for (const t of targets) {
     if (t.socket !== undefined || (!t.isGlob && admits && !admits(t.vm))) continue;
-    const standard = t.channel === undefined || t.channel === STANDARD_CHANNEL;
-    const n = t.isGlob && standard ? Infinity : 1;
+    const route = resolveRoute({ uri: t.connect, domain: t.vm, channel: t.channel });
+    if (route.kind === 'none') continue;
+    const n = t.isGlob && route.kind === 'virsh' ? Infinity : 1;
     demand.set(t.connect, (demand.get(t.connect) ?? 0) + n);
   }
   return demand;
