@@ -59,7 +59,7 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
   // Copy on write: a part with nothing to change is returned as it is (no secrets, the common
   // case, copies nothing), so the copy costs what it replaces.
   const walk = (v: unknown, depth: number): unknown => {
-    if (typeof v === 'string') return list.length === 0 ? v : text(v);
+    if (typeof v === 'string') return text(v);
     if (v === null || typeof v !== 'object') return v;
     if (isSecret(v)) return MASK;
     if (seen.has(v)) return '[Circular]';
@@ -89,7 +89,7 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
       for (const key in record) {
         if (!Object.hasOwn(record, key)) continue;
         const inner = record[key];
-        const k = list.length === 0 ? key : text(key);
+        const k = text(key);
         const walked = walk(inner, depth + 1);
         if (out === undefined && (walked !== inner || k !== key)) {
           out = {};
