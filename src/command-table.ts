@@ -59,6 +59,8 @@ const virshModeOverride: OptionSpec = {
 };
 const virshMode: OptionSpec = { type: 'string', choices: ['session', 'process'], arg: 'MODE', default: 'session', describe: 'standard channel: a virsh session, or a virsh process per call' };
 const reportDir: OptionSpec = { type: 'string', arg: 'DIR', describe: "report directory (default: the playbook's report.dir, else /var/lib/qga-play/<playbook> as root, else ./qga-reports/<playbook>)" };
+const concurrency: OptionSpec = { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" };
+const connectOverride: OptionSpec = { ...connect, describe: "libvirt URI replacing the playbook's default connection" };
 const lockWait: OptionSpec = { type: 'string', arg: 'DURATION', default: '0s', describe: 'how long to wait for another run on the same report directory' };
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -69,8 +71,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: [{ name: 'playbook', describe: 'the playbook file (YAML)', required: true }],
     options: {
       limit: { type: 'string', arg: 'PATTERN', describe: "only these VMs: a glob, a comma list, '!name' excludes (like ansible --limit)" },
-      concurrency: { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" },
-      connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
+      concurrency,
+      connect: connectOverride,
       'virsh-mode': virshModeOverride,
       'virsh-sessions': { type: 'number', arg: 'N', describe: 'virsh sessions per connection URI (default: the concurrency, at most 8)' },
       'dry-run': { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' },
@@ -96,8 +98,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     describe: 'Run as a service: react to libvirt events (resume, restore, migration, start, agent up) by running the playbook on that VM; run it all every `every:`',
     positionals: [{ name: 'playbook', describe: 'the playbook file (YAML); SIGHUP re-reads it', required: true }],
     options: {
-      concurrency: { type: 'number', arg: 'N', describe: "VMs at once (default: the playbook's, else 8)" },
-      connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
+      concurrency,
+      connect: connectOverride,
       'virsh-mode': virshModeOverride,
       'report-dir': reportDir,
       keep: { type: 'number', arg: 'N', describe: "keep the last N full passes' reports under DIR/history/" },
@@ -117,7 +119,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     describe: 'Validate a playbook and print its plan (exit 0 valid, 2 not)',
     positionals: [{ name: 'playbook', describe: 'the playbook file (YAML)', required: true }],
     options: {
-      connect: { ...connect, describe: "libvirt URI replacing the playbook's default connection" },
+      connect: connectOverride,
       limit: { type: 'string', arg: 'PATTERN', describe: "as run's --limit, checked against the targets the playbook names plainly (globs need libvirt)" },
     },
     examples: [['$0 check playbooks/inventory.yaml', 'every problem at once, with file:line:column']],
