@@ -77,6 +77,7 @@ export class VirshSession {
   private pending: Pending | null = null;
   private lastLines: string[] = [];
   private deadReason: UnreachableError | null = null;
+  private startSettled = false;
   /** Resolves when the session has connected (its first marker came back). */
   readonly ready: Promise<void>;
 
@@ -139,6 +140,15 @@ export class VirshSession {
       }
     });
     this.ready.catch(() => this.kill());
+    const settle = (): void => {
+      this.startSettled = true;
+    };
+    this.ready.then(settle, settle);
+  }
+
+  /** True once the session has connected or failed to: a command sent now does not wait for its start. */
+  get settled(): boolean {
+    return this.startSettled;
   }
 
   /** Why the session can no longer be used, or null while it can. */
@@ -300,7 +310,7 @@ export class VirshSessionPool {
   /** Runs a command line on a free session; see {@link VirshSession.run}. */
   async run(line: string, timeoutMs: number, signal?: AbortSignal, what?: string): Promise<SessionOutput> {
     const deadline = Date.now() + timeoutMs;
-    const session = await this.acquire(deadline, signal);
+    const session = await this.acquire(deadline, timeoutMs, signal);
     try {
       // Messages name the caller's budget, not what was left of it after waiting for a session.
       return await session.run(line, Math.max(0, deadline - Date.now()), signal, what, timeoutMs);
@@ -325,34 +335,50 @@ export class VirshSessionPool {
 
   private warmNext(): void {
     if (this.closed || this.all.size >= this.warmTarget) return;
-    const s = this.startSession();
-    // Under the idle ones: the idle stack hands out its top, and the earliest started is the
-    // readiest.
-    this.idle.unshift(s);
+    this.idle.unshift(this.startSession());
     // One start per turn of the event loop: a spawn blocks until virsh has exec'd (milliseconds
     // on a busy host), and the first session's command must not wait behind all of them.
     setImmediate(() => this.warmNext());
   }
 
-  /** A new session counted in the pool (its start failing is seen by whoever runs on it). */
+  /**
+   * A new session counted in the pool. Until it has connected it waits in `idle`; the first
+   * waiter gets it when its start settles (a failed start too: that waiter reports the failure).
+   */
   private startSession(): VirshSession {
     const s = new VirshSession(this.options);
-    s.ready.catch(() => undefined);
+    const settled = (): void => {
+      const i = this.idle.indexOf(s);
+      if (i < 0 || this.waiting.length === 0) return;
+      this.idle.splice(i, 1);
+      this.waiting.shift()!(s);
+    };
+    s.ready.then(settled, settled);
     this.started++;
     this.all.add(s);
     return s;
   }
 
-  private acquire(deadline: number, signal?: AbortSignal): Promise<VirshSession> {
+  private acquire(deadline: number, budgetMs: number, signal?: AbortSignal): Promise<VirshSession> {
     if (this.closed) return Promise.reject(new UnreachableError(`virsh sessions on ${this.uri} are closed`, 'VIRSH_FAILED'));
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    for (;;) {
-      const s = this.idle.pop();
-      if (!s) break;
+    // The session that connected first, not one still starting: on a busy host the sessions of
+    // a run connect tens of milliseconds apart, and a command bound to a late one waits for it
+    // while others sit idle.
+    let starting = 0;
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const s = this.idle[i]!;
+      if (!s.settled) {
+        starting++;
+        continue;
+      }
+      this.idle.splice(i, 1);
       if (!s.dead) return Promise.resolve(s);
       this.all.delete(s);
     }
-    if (this.all.size < this.size) return Promise.resolve(this.startSession());
+    // No connected session free: wait for the first start to settle or the first release, and
+    // start one more when the starts under way are all spoken for.
+    if (starting <= this.waiting.length && this.all.size < this.size) this.idle.unshift(this.startSession());
     return new Promise<VirshSession>((resolve, reject) => {
       const give = (s: VirshSession): void => {
         clearTimeout(timer);
@@ -368,7 +394,16 @@ export class VirshSessionPool {
       };
       const onAbort = (): void => drop(abortError(signal!));
       const ms = Math.max(0, deadline - Date.now());
-      const timer = setTimeout(() => drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms)), ms);
+      const timer = setTimeout(() => {
+        // A start that never settled is the hypervisor connection's fault (libvirtd or ssh hung),
+        // as a command on that session would have reported: that start ends with the wait.
+        const hung = this.idle.find((s) => !s.settled);
+        if (!hung) return drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms));
+        this.idle.splice(this.idle.indexOf(hung), 1);
+        this.all.delete(hung);
+        hung.kill();
+        drop(new UnreachableError(`${this.uri} did not answer within ${formatElapsed(budgetMs)} (hypervisor connection: libvirt or ssh)`, 'LIBVIRT_UNAVAILABLE'));
+      }, ms);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(give);
     });
@@ -378,9 +413,8 @@ export class VirshSessionPool {
     if (session.dead || this.closed) {
       this.all.delete(session);
       session.kill();
-      // A slot came free: a waiter gets a new session.
-      const next = this.waiting.shift();
-      if (next && !this.closed) next(this.startSession());
+      // A slot came free: a new session for the first waiter, handed over once it has connected.
+      if (this.waiting.length > 0 && !this.closed) this.idle.unshift(this.startSession());
       return;
     }
     const next = this.waiting.shift();

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { VirshSessionPool } from '../../src/transport/virsh-session.js';
@@ -146,6 +146,44 @@ describe('warming a pool', () => {
     const outs = await Promise.all([1, 2, 3].map(() => p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 20_000)));
     for (const o of outs) expect(o.stdout).toContain('guest-ping');
     expect(p.started).toBe(3);
+  });
+
+  test('a command takes the session that connected, not one still connecting', async () => {
+    // One of the two sessions hangs while connecting; all three commands run on the other.
+    const slow = path.join(dir, 'slow-start');
+    process.env.FAKE_VIRSH_SLOW_START = slow;
+    const p = pool(2);
+    try {
+      p.warm(2);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      const outs = await Promise.all([1, 2, 3].map(() => p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 60_000)));
+      for (const o of outs) expect(o.stdout).toContain('guest-ping');
+      expect(p.started).toBe(2);
+    } finally {
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      writeFileSync(`${slow}.go`, '');
+    }
+  });
+
+  test('a wait for a session that never connects is the hypervisor connection\'s fault, and that start ends', async () => {
+    const slow = path.join(dir, 'hung-start');
+    process.env.FAKE_VIRSH_SLOW_START = slow;
+    const p = pool(1);
+    try {
+      p.warm(1);
+      await expect(p.run('list --name', 1_000)).rejects.toMatchObject({
+        name: 'UnreachableError',
+        code: 'LIBVIRT_UNAVAILABLE',
+        message: expect.stringMatching(/did not answer within 1\.0 s \(hypervisor connection: libvirt or ssh\)/),
+      });
+      // The hung start was dropped: the next command gets a new session, which connects.
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
+      expect(p.started).toBe(2);
+    } finally {
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      writeFileSync(`${slow}.go`, '');
+    }
   });
 
   test('stops when told (the run is over)', async () => {
