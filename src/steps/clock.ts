@@ -20,14 +20,15 @@ export interface ClockMeasurement {
  * Takes up to `samples` guest-get-time readings and keeps the one read in the narrowest
  * host-clock window: offset = guest time - the window's midpoint. The window is what the
  * transport gives (a host-side bracket around the command), else the request's round trip
- * here. Stops early at a reading whose bound is at most `enoughBoundMs`: more readings could
- * only narrow it further, at a round trip each.
+ * here. Stops early at a reading whose bound is at most `enoughBoundMs` (more readings could
+ * only narrow it further, at a round trip each) or for which `settles(offsetMs, boundMs)` holds
+ * (the caller's next move no longer depends on more readings).
  */
-export async function measureOffset(ctx: StepContext, samples: number, enoughBoundMs = 0): Promise<ClockMeasurement> {
+export async function measureOffset(ctx: StepContext, samples: number, enoughBoundMs = 0, settles?: (offsetMs: number, boundMs: number) => boolean): Promise<ClockMeasurement> {
   let best: { offset: number; bound: number; rtt: number } | undefined;
   const leads: number[] = [];
   let taken = 0;
-  while (taken < samples && !(best && best.bound <= enoughBoundMs)) {
+  while (taken < samples && !(best && (best.bound <= enoughBoundMs || settles?.(best.offset, best.bound)))) {
     taken++;
     const t0 = hostNowMs();
     const raw = await ctx.request({ execute: 'guest-get-time' });

@@ -129,6 +129,7 @@ class WindowedGuest implements Transport {
   readonly describe = 'windowed';
   gets = 0;
   sets = 0;
+  learns = true;
   constructor(
     public offsetMs: number,
     private readonly widthMs: number,
@@ -143,7 +144,8 @@ class WindowedGuest implements Transport {
       reply = { return: Math.round((readAt + this.offsetMs) * 1e6) };
     } else if (req.execute === 'guest-set-time') {
       const time = (req.arguments as { time: number }).time;
-      this.offsetMs = time / 1e6 - readAt + this.setBiasMs;
+      // A guest that does not learn lands setBiasMs off from the host whatever the aim.
+      this.offsetMs = this.learns ? time / 1e6 - readAt + this.setBiasMs : this.setBiasMs;
       this.sets++;
     }
     return { text: JSON.stringify(reply), reply, window: { startMs, endMs: startMs + this.widthMs } };
@@ -161,12 +163,55 @@ describe('time-sync: how many readings and sets', () => {
     expect(guest.sets).toBe(1);
   });
 
-  test('wide windows take every sample', async () => {
+  test('a clock within the threshold is measured with every sample while the windows are wide', async () => {
+    const guest = new WindowedGuest(50, 8);
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    // ±4 ms never reaches ±2.5 ms, and this reading is the one reported: all five.
+    expect(guest.gets).toBe(5);
+    expect(guest.sets).toBe(0);
+    expect(step.result).toMatchObject({ action: 'none', errorBoundMs: 4 });
+  });
+
+  test('measure-only reports the reading before, so it takes every sample too', async () => {
+    const guest = new WindowedGuest(10_000, 8);
+    const step = await syncWith(guest, '  - time-sync:\n      measure-only: true\n');
+    expect(step.status).toBe('ok');
+    expect(guest.gets).toBe(5);
+    expect(guest.sets).toBe(0);
+  });
+
+  test('a clock surely beyond the threshold is set after one reading, and a landing surely within the goal is one reading', async () => {
     const guest = new WindowedGuest(10_000, 8);
     const step = await syncWith(guest);
     expect(step.status).toBe('ok');
-    expect(guest.gets).toBe(10);
+    // 10 s ± 4 ms is beyond 100 ms whatever the truth; after the set, 0 ± 4 ms is within the
+    // 5 ms goal whatever the truth.
+    expect(guest.gets).toBe(2);
+    expect(guest.sets).toBe(1);
     expect(step.result).toMatchObject({ errorBoundMs: 4, errorBoundAfterMs: 4 });
+  });
+
+  test('a landing surely off is sent again after one reading, not after every sample', async () => {
+    // ±3 ms readings never reach ±2.5 ms. The first set lands 12 ms off: 12 ± 3 is beyond the
+    // 5 ms goal whatever the truth, so it is sent again at once, 12 ms less far ahead.
+    const guest = new WindowedGuest(10_000, 6, 12);
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    expect(guest.sets).toBe(2);
+    expect(guest.gets).toBe(1 + 1 + 1);
+    expect(Math.abs(guest.offsetMs)).toBeLessThan(1);
+  });
+
+  test('the last set takes every sample: the step is judged by that reading', async () => {
+    // Every set lands 20 ms off (a path the aim cannot learn): the fifth is measured in full.
+    const guest = new WindowedGuest(10_000, 6, 20);
+    guest.learns = false;
+    const step = await syncWith(guest);
+    expect(step.status).toBe('ok');
+    expect(guest.sets).toBe(5);
+    expect(guest.gets).toBe(1 + 4 * 1 + 5);
+    expect(step.result).toMatchObject({ setAttempts: 5, errorBoundAfterMs: 3 });
   });
 
   test('a set is sent again until the whole interval the truth lies in is within the goal', async () => {
@@ -181,8 +226,8 @@ describe('time-sync: how many readings and sets', () => {
   });
 });
 
-async function syncWith(guest: Transport) {
-  const { playbook } = parsePlaybook('name: t\ntargets:\n  - vm: g\n    socket: /sim\nsteps:\n  - time-sync\n', '/tmp/t.yaml');
+async function syncWith(guest: Transport, step = '  - time-sync\n') {
+  const { playbook } = parsePlaybook(`name: t\ntargets:\n  - vm: g\n    socket: /sim\nsteps:\n${step}`, '/tmp/t.yaml');
   const result = await runPlaybook(playbook, { transportFor: () => guest });
   return result.vms[0]!.steps[0]!;
 }

@@ -29,11 +29,15 @@ const SET_ATTEMPTS = 5;
  */
 async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
   let leadMs = before.leadMs;
+  const decided = (offsetMs: number, boundMs: number): boolean => Math.abs(offsetMs) + boundMs <= goalMs || Math.abs(offsetMs) - boundMs > goalMs;
   for (let attempt = 1; ; attempt++) {
     const aimMs = hostNowMs() + leadMs;
     const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
-    const after = await measureOffset(ctx, samples, enoughBoundMs);
+    // Readings stop as soon as they tell whether this landing will do: a landing surely off
+    // is sent again at once, with the correction the reading gives. The last one is what the
+    // step is judged by: it takes the narrowest reading it can.
+    const after = await measureOffset(ctx, samples, enoughBoundMs, attempt < SET_ATTEMPTS ? decided : undefined);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
     // measurement is too coarse to tell a better landing from this one.
     const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
@@ -77,7 +81,7 @@ export const timeSync = defineKind({
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
       'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
-      samples: { description: 'Most samples per measurement: a measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+      samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), or once it shows what comes next: a clock surely beyond the threshold is set at once, and a set that surely landed within a tenth of the tolerance, or surely did not, is judged at once (the last set is measured in full). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
   normalise: (w): TimeSyncParams => ({
@@ -97,7 +101,10 @@ export const timeSync = defineKind({
     // A reading within half the goal settles a measurement: further ones only make the step
     // longer (each is a round trip to a guest, several per set on a busy host).
     const enoughBoundMs = goalMs / 2;
-    const before = await measureOffset(ctx, params.samples, enoughBoundMs);
+    // A clock surely beyond the threshold is set at once: the measurement after the set is the
+    // one the step is judged by. Measure-only reports this one, so it takes the narrowest.
+    const beyond = params.measureOnly ? undefined : (offsetMs: number, boundMs: number) => Math.abs(offsetMs) - boundMs > params.thresholdMs;
+    const before = await measureOffset(ctx, params.samples, enoughBoundMs, beyond);
     const result: TimeSyncResult = {
       action: 'none',
       source: params.source,
