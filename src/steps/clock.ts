@@ -11,7 +11,10 @@ export interface ClockMeasurement {
   /** The true offset is within offsetMs ± this: half the window in which the guest read its clock. */
   errorBoundMs: number;
   rttMs: number;
-  /** Typical delay from sending a request to the middle of the agent's handling of it. */
+  /**
+   * Delay from sending a request to the middle of the narrowest window: the best guess of when
+   * the agent acts on a request. A wide window is wide mostly on the way back, so its middle is late.
+   */
   leadMs: number;
   samples: number;
 }
@@ -25,8 +28,7 @@ export interface ClockMeasurement {
  * (the caller's next move no longer depends on more readings).
  */
 export async function measureOffset(ctx: StepContext, samples: number, enoughBoundMs = 0, settles?: (offsetMs: number, boundMs: number) => boolean): Promise<ClockMeasurement> {
-  let best: { offset: number; bound: number; rtt: number } | undefined;
-  const leads: number[] = [];
+  let best: { offset: number; bound: number; rtt: number; lead: number } | undefined;
   let taken = 0;
   while (taken < samples && !(best && (best.bound <= enoughBoundMs || settles?.(best.offset, best.bound)))) {
     taken++;
@@ -44,21 +46,16 @@ export async function measureOffset(ctx: StepContext, samples: number, enoughBou
     if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
-    leads.push(mid - t0);
-    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0 };
+    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0, lead: mid - t0 };
     if (!best || sample.bound < best.bound) best = sample;
   }
   return {
     offsetMs: round(best!.offset),
     errorBoundMs: round(best!.bound),
     rttMs: round(best!.rtt),
-    leadMs: round(median(leads)),
+    leadMs: round(best!.lead),
     samples: taken,
   };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 /** `+12.3 ms`, `-1.250 s`: an offset with its sign. */

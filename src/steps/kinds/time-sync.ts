@@ -22,29 +22,40 @@ const SET_ATTEMPTS = 5;
 
 /**
  * Sets the guest clock from the host's, aimed at the moment the agent will handle the request,
- * then measures where it landed. Where in a request's window the agent acts is not known in
- * advance (libvirt syncs first, a busy host delays it): each measured landing error corrects
- * the aim of the next set, until the clock is within `goalMs` or as close as the measurement
- * can tell. Returns the attempts made and the last measurement.
+ * then measures where it landed. When the agent acts is not known in advance: the first set is
+ * aimed by the readings before it; each landing then tells how long that set took to reach the
+ * agent. A set can stall once (the guest busy, a first use of something in it) and take tens
+ * of milliseconds longer than the next, so the next aim is not the last set's delay alone but
+ * the lower median of every set's delay and the latest readings' delay: one stall does not
+ * throw the next aim off, and a path that is always slower is learned by the second
+ * correction. Repeats until the clock is within `goalMs` or as close as the measurement can
+ * tell. Returns the attempts made and the last measurement.
  */
 async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
   let leadMs = before.leadMs;
-  const decided = (offsetMs: number, boundMs: number): boolean => Math.abs(offsetMs) + boundMs <= goalMs || Math.abs(offsetMs) - boundMs > goalMs;
+  const setDelays: number[] = [];
+  // A landing surely within the goal needs no narrower reading. One surely off does: the next
+  // aim is corrected by what the reading says, so it takes the narrowest.
+  const within = (offsetMs: number, boundMs: number): boolean => Math.abs(offsetMs) + boundMs <= goalMs;
   for (let attempt = 1; ; attempt++) {
     const aimMs = hostNowMs() + leadMs;
     const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
-    // Readings stop as soon as they tell whether this landing will do: a landing surely off
-    // is sent again at once, with the correction the reading gives. The last one is what the
-    // step is judged by: it takes the narrowest reading it can.
-    const after = await measureOffset(ctx, samples, enoughBoundMs, attempt < SET_ATTEMPTS ? decided : undefined);
+    const after = await measureOffset(ctx, samples, enoughBoundMs, within);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
     // measurement is too coarse to tell a better landing from this one.
     const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
     if (close || attempt >= SET_ATTEMPTS) return { attempts: attempt, after };
-    // Landed ahead by the offset: aim that much less far ahead next time.
-    leadMs -= after.offsetMs;
+    // Landed ahead by the offset: this set reached the agent that much sooner than aimed for.
+    setDelays.push(leadMs - after.offsetMs);
+    leadMs = lowerMedian([after.leadMs, ...setDelays]);
   }
+}
+
+/** The middle value, the lower of the two middle ones for an even count. */
+function lowerMedian(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** What a time-sync did and what it measured, as the report shows it. */
@@ -81,7 +92,7 @@ export const timeSync = defineKind({
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
       'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
-      samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), or once it shows what comes next: a clock surely beyond the threshold is set at once, and a set that surely landed within a tenth of the tolerance, or surely did not, is judged at once (the last set is measured in full). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+      samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), and after a set also at one that shows the clock surely within a tenth of the tolerance. Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
   normalise: (w): TimeSyncParams => ({
@@ -101,10 +112,9 @@ export const timeSync = defineKind({
     // A reading within half the goal settles a measurement: further ones only make the step
     // longer (each is a round trip to a guest, several per set on a busy host).
     const enoughBoundMs = goalMs / 2;
-    // A clock surely beyond the threshold is set at once: the measurement after the set is the
-    // one the step is judged by. Measure-only reports this one, so it takes the narrowest.
-    const beyond = params.measureOnly ? undefined : (offsetMs: number, boundMs: number) => Math.abs(offsetMs) - boundMs > params.thresholdMs;
-    const before = await measureOffset(ctx, params.samples, enoughBoundMs, beyond);
+    // Not cut short when the clock is surely off: the first set is aimed by this measurement's
+    // narrowest reading, and a set that misses costs more than a reading.
+    const before = await measureOffset(ctx, params.samples, enoughBoundMs);
     const result: TimeSyncResult = {
       action: 'none',
       source: params.source,
