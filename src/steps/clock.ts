@@ -12,7 +12,7 @@ export interface ClockMeasurement {
   errorBoundMs: number;
   rttMs: number;
   /**
-   * Delay from sending a request to the middle of the narrowest window: the best guess of when
+   * Delay from writing a request to the middle of the narrowest window: the best guess of when
    * the agent acts on a request. A wide window is wide mostly on the way back, so its middle is late.
    */
   leadMs: number;
@@ -46,7 +46,8 @@ export async function measureOffset(ctx: StepContext, samples: number, enoughBou
     if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
-    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0, lead: mid - t0 };
+    // The lead counts from when the request was written, as a set's aim does (RequestOptions.atSend).
+    const sample = { offset: ns / 1e6 - mid, bound: (window.endMs - window.startMs) / 2, rtt: t1 - t0, lead: mid - window.startMs };
     if (!best || sample.bound < best.bound) best = sample;
   }
   return {

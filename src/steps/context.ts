@@ -60,11 +60,14 @@ export class StepContext {
     }
   }
 
-  /** Sends a raw request with the time left; error replies are returned, not thrown. */
-  async request(request: QgaRequest): Promise<RawReply | null> {
+  /**
+   * Sends a raw request with the time left; error replies are returned, not thrown. `atSend`
+   * builds it again when it is written (see RequestOptions.atSend).
+   */
+  async request(request: QgaRequest, atSend?: () => QgaRequest): Promise<RawReply | null> {
     const timeoutMs = this.remaining();
     if (timeoutMs <= 0) throw new TimeoutError(`no time left for ${request.execute}`, 0);
-    return this.transport.request(request, { timeoutMs, signal: this.signal });
+    return this.transport.request(request, { timeoutMs, signal: this.signal, ...(atSend ? { atSend } : {}) });
   }
 
   /** The libvirt state of the VM's domain (`running`, `shut off`, ...); only with a domain. */

@@ -109,8 +109,9 @@ export class SocketTransport implements Transport {
       if (!this.synced) await this.sync(stream, deadline, signal);
       stage = request.execute;
       const noReply = expectsNoReply(request.execute);
-      const ownId = request.id === undefined;
-      const tagged: QgaRequest = ownId ? { ...request, id: `${this.idPrefix}${++this.lastId}` } : request;
+      const sent = options.atSend?.() ?? request;
+      const ownId = sent.id === undefined;
+      const tagged: QgaRequest = ownId ? { ...sent, id: `${this.idPrefix}${++this.lastId}` } : sent;
       const startMs = hostNowMs();
       stream.write(encodeRequest(tagged));
       if (noReply) {

@@ -11,6 +11,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** The request carries a secret: keep it out of process arguments (virsh reads it on stdin). */
   sensitive?: boolean;
+  /**
+   * Builds the request again at the moment it is written, for arguments that depend on when
+   * that is (a guest-set-time aimed at the agent's clock): a transport may first wait its turn
+   * (a shared virsh session, a reconnect). Same command, same size class as `request`.
+   */
+  atSend?: () => QgaRequest;
 }
 
 /**

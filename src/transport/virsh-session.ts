@@ -161,10 +161,12 @@ export class VirshSession {
    * killed: virsh cannot abandon a command), with CanceledError on abort (killed too), and with
    * UnreachableError when the session dies.
    */
-  async run(line: string, timeoutMs: number, signal?: AbortSignal, what = this.uri, budgetMs = timeoutMs): Promise<SessionOutput> {
+  async run(command: string | (() => string), timeoutMs: number, signal?: AbortSignal, what = this.uri, budgetMs = timeoutMs): Promise<SessionOutput> {
     if (signal?.aborted) throw abortError(signal);
     const deadline = Date.now() + timeoutMs;
     await this.waitReady(deadline, budgetMs, signal);
+    // A line built now, not when the caller asked: see RequestOptions.atSend.
+    const line = typeof command === 'function' ? command() : command;
     const sent = this.send(line);
     return this.bounded(sent, deadline, signal, `${what}: virsh ${line.split(' ')[0] ?? ''} got no answer within ${formatElapsed(budgetMs)}`, budgetMs);
   }
@@ -307,8 +309,8 @@ export class VirshSessionPool {
     this.options = options;
   }
 
-  /** Runs a command line on a free session; see {@link VirshSession.run}. */
-  async run(line: string, timeoutMs: number, signal?: AbortSignal, what?: string): Promise<SessionOutput> {
+  /** Runs a command line on a free session (a function: built once the session is free); see {@link VirshSession.run}. */
+  async run(line: string | (() => string), timeoutMs: number, signal?: AbortSignal, what?: string): Promise<SessionOutput> {
     const deadline = Date.now() + timeoutMs;
     const session = await this.acquire(deadline, timeoutMs, signal);
     try {

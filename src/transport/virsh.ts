@@ -54,7 +54,12 @@ export class VirshTransport implements Transport {
       const line = this.commandLine(json, seconds);
       const pool = this.options.sessions;
       if (pool && line !== undefined && Buffer.byteLength(line) <= SESSION_MAX_LINE_BYTES) {
-        result = await this.viaSession(pool, line, request, timeoutMs, options.signal);
+        const atSend = options.atSend;
+        const build = atSend ? () => this.commandLine(JSON.stringify(atSend()), seconds) ?? line : line;
+        result = await this.viaSession(pool, build, request, timeoutMs, options.signal);
+      } else if (options.atSend) {
+        const sent = JSON.stringify(options.atSend());
+        result = await this.viaProcess(sent, this.commandLine(sent, seconds), seconds, timeoutMs, options);
       } else {
         result = await this.viaProcess(json, line, seconds, timeoutMs, options);
       }
@@ -65,7 +70,7 @@ export class VirshTransport implements Transport {
     return this.toReply(request, result);
   }
 
-  private async viaSession(pool: VirshSessionPool, line: string, request: QgaRequest, timeoutMs: number, signal?: AbortSignal): Promise<VirshResult> {
+  private async viaSession(pool: VirshSessionPool, line: string | (() => string), request: QgaRequest, timeoutMs: number, signal?: AbortSignal): Promise<VirshResult> {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -54,6 +54,19 @@ describe('SocketTransport against real qemu-ga', () => {
     }
   });
 
+  test('a request built at send time is the one written, after the connection and its sync', async () => {
+    const t = new SocketTransport({ path: agents.sockets[1]! });
+    try {
+      let built = 0;
+      // Given as a ping, built as a time request: the reply shows which one the agent got.
+      const raw = await t.request({ execute: 'guest-ping' }, { ...opts, atSend: () => (built++, { execute: 'guest-get-time' }) });
+      expect(built).toBe(1);
+      expect(typeof (raw!.reply as { return: unknown }).return).toBe('number');
+    } finally {
+      await t.close();
+    }
+  });
+
   test('blocked commands answer CommandNotFound "has been disabled" (the host clock is safe)', async () => {
     const t = new SocketTransport({ path: agents.sockets[0]! });
     try {

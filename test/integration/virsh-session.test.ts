@@ -6,6 +6,7 @@ import { VirshSessionPool } from '../../src/transport/virsh-session.js';
 import { VirshTransport } from '../../src/transport/virsh.js';
 import { TimeoutError, UnreachableError } from '../../src/errors.js';
 import { FAKE_VIRSH } from '../helpers/cli.js';
+import { hostNowMs } from '../../src/util/clock.js';
 
 // Sessions against the fake virsh: the faults a real libvirt will not make on demand (a
 // connection that drops under a command, a hang, error text that forges markers). The same
@@ -108,6 +109,22 @@ describe('virsh session pool (fake virsh)', () => {
     } finally {
       delete process.env.FAKE_VIRSH_LOG;
     }
+  });
+
+  test('a request built at send time is built once its turn on a shared session has come', async () => {
+    const p = pool(1);
+    // The one session is busy with a slow command; the echo waits for it, then is built.
+    const slow = via(p, 'slow-1').request({ execute: 'guest-ping' }, { timeoutMs: 20_000 });
+    let builtAtMs = 0;
+    const echo = via(p, 'echo-a').request(
+      { execute: 'guest-ping', arguments: { built: 'when asked' } },
+      { timeoutMs: 20_000, atSend: () => ((builtAtMs = hostNowMs()), { execute: 'guest-ping', arguments: { built: 'when sent' } }) },
+    );
+    const [slowReply, echoReply] = await Promise.all([slow, echo]);
+    // Built after the slow command's output was complete, and what was built is what went.
+    expect(builtAtMs).toBeGreaterThanOrEqual(slowReply!.window!.endMs);
+    expect(echoReply!.reply).toEqual({ return: { execute: 'guest-ping', arguments: { built: 'when sent' } } });
+    expect(echoReply!.window!.startMs).toBeGreaterThanOrEqual(builtAtMs);
   });
 
   test('a canceled command ends its session at once', async () => {

@@ -1,5 +1,6 @@
 import { AgentError, StepFailedError, withResult } from '../../errors.js';
 import { hostNowMs } from '../../util/clock.js';
+import type { QgaRequest } from '../../qga/protocol.js';
 import { explainAgentError } from '../agent-error.js';
 import { formatOffset, measureOffset, type ClockMeasurement } from '../clock.js';
 import type { StepContext } from '../context.js';
@@ -38,8 +39,9 @@ async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: n
   // aim is corrected by what the reading says, so it takes the narrowest.
   const within = (offsetMs: number, boundMs: number): boolean => Math.abs(offsetMs) + boundMs <= goalMs;
   for (let attempt = 1; ; attempt++) {
-    const aimMs = hostNowMs() + leadMs;
-    const raw = await ctx.request({ execute: 'guest-set-time', arguments: { time: Math.round(aimMs * 1e6) } });
+    // Aimed when the request is written: it may first wait for a shared virsh session.
+    const aimed = (): QgaRequest => ({ execute: 'guest-set-time', arguments: { time: Math.round((hostNowMs() + leadMs) * 1e6) } });
+    const raw = await ctx.request(aimed(), aimed);
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
     const after = await measureOffset(ctx, samples, enoughBoundMs, within);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
