@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { UnreachableError } from '../errors.js';
 import { SocketTransport } from '../transport/socket.js';
 import { VirshTransport } from '../transport/virsh.js';
@@ -14,7 +15,7 @@ export interface ProviderSettings {
   virsh?: string;
   /** Default `session`: long-lived virsh sessions; `process`: a virsh process per call. */
   virshMode?: VirshMode;
-  /** virsh sessions per connection URI (default: the run's concurrency, at most 8). */
+  /** virsh sessions per connection URI (default: the run's concurrency, at most this host's CPU count and at most 8). */
   virshSessions?: number;
   /** Largest reply accepted on a socket, in bytes. */
   maxReplyBytes?: number;
@@ -22,6 +23,15 @@ export interface ProviderSettings {
 
 /** libvirtd serves 20 requests at once by default: leave room for everyone else. */
 export const MAX_DEFAULT_SESSIONS = 8;
+
+/**
+ * Sessions per URI unless told: the run's concurrency, at most the host's CPUs (each command in
+ * flight keeps a virsh, libvirtd and the guest busy; more at once than there are CPUs only slow
+ * each other, and a time-sync's aim with them) and at most {@link MAX_DEFAULT_SESSIONS}.
+ */
+export function defaultSessions(concurrency: number, cpus = availableParallelism()): number {
+  return Math.max(1, Math.min(concurrency, cpus, MAX_DEFAULT_SESSIONS));
+}
 /** libvirt keepalive for remote URIs: a dead hypervisor is noticed within about 6-8 s. */
 const REMOTE_KEEPALIVE: [number, number] = [2, 3];
 
@@ -53,7 +63,7 @@ export class TransportProvider {
     this.settings = {
       ...settings,
       virshMode: settings.virshMode ?? 'session',
-      virshSessions: settings.virshSessions ?? Math.max(1, Math.min(concurrency, MAX_DEFAULT_SESSIONS)),
+      virshSessions: settings.virshSessions ?? defaultSessions(concurrency),
     };
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { describeRoute, resolveRoute, uriHost } from '../../src/inventory/route.js';
+import { defaultSessions } from '../../src/inventory/provider.js';
 
 // The route resolver decides, without I/O, how a run reaches each VM; the provider builds
 // transports from it (test/integration/virsh-fake.test.ts, virsh-session.test.ts).
@@ -41,5 +42,14 @@ describe('uriHost', () => {
     expect(uriHost('qemu+ssh://[::1]:22/system?known_hosts=/kh')).toEqual({ kind: 'ssh', host: '::1', options: ['-p', '22', '-o', 'UserKnownHostsFile=/kh'] });
     expect(uriHost('qemu+ssh://localhost/system')).toEqual({ kind: 'local' });
     expect(uriHost('not a uri')).toEqual({ kind: 'local' });
+  });
+});
+
+describe('virsh sessions per URI when not told', () => {
+  test('the concurrency, at most the CPU count and at most 8', () => {
+    expect(defaultSessions(16, 2)).toBe(2);
+    expect(defaultSessions(16, 32)).toBe(8);
+    expect(defaultSessions(3, 32)).toBe(3);
+    expect(defaultSessions(1, 1)).toBe(1);
   });
 });
