@@ -213,6 +213,17 @@ describe('time-sync: how many readings and sets', () => {
     expect(Math.abs(guest.offsetMs)).toBeLessThan(1);
   });
 
+  test('a landing the tolerance would fail is sent again, even when the reading is too coarse to tell it from the goal', async () => {
+    // Tolerance 4 ms (goal 1 ms), readings ±2.5 ms: the first set lands 2.2 ms behind, which
+    // is as close as such a reading can tell, but 2.2 + 2.5 is beyond 4. The second lands true.
+    const guest = new WindowedGuest(10_000, 5);
+    guest.setBiases = [-2.2];
+    const step = await syncWith(guest, '  - time-sync: { threshold: 4ms, tolerance: 4ms }\n');
+    expect(step.status).toBe('ok');
+    expect(guest.sets).toBe(2);
+    expect(step.result).toMatchObject({ setAttempts: 2, errorBoundAfterMs: 2.5 });
+  });
+
   test('a set is sent again until the whole interval the truth lies in is within the goal', async () => {
     // Goal 5 ms (a tenth of the tolerance); landing 4.8 ms off with a ±0.5 ms reading could be
     // 5.3 ms off in truth: not close enough. The second set, aimed 4.8 ms less far, lands true.

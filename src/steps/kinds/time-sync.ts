@@ -30,9 +30,9 @@ const SET_ATTEMPTS = 5;
  * the lower median of every set's delay and the latest readings' delay: one stall does not
  * throw the next aim off, and a path that is always slower is learned by the second
  * correction. Repeats until the clock is within `goalMs` or as close as the measurement can
- * tell. Returns the attempts made and the last measurement.
+ * tell, and surely within `toleranceMs`. Returns the attempts made and the last measurement.
  */
-async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
+async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: number, toleranceMs: number, samples: number, enoughBoundMs: number): Promise<{ attempts: number; after: ClockMeasurement }> {
   let leadMs = before.leadMs;
   const setDelays: number[] = [];
   // A landing surely within the goal needs no narrower reading. One surely off does: the next
@@ -45,8 +45,9 @@ async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: n
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
     const after = await measureOffset(ctx, samples, enoughBoundMs, within);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
-    // measurement is too coarse to tell a better landing from this one.
-    const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
+    // measurement is too coarse to tell a better landing from this one; never on a landing the
+    // step would then fail on (a tight tolerance): another set and reading may still pass.
+    const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs) && Math.abs(after.offsetMs) + after.errorBoundMs <= toleranceMs;
     if (close || attempt >= SET_ATTEMPTS) return { attempts: attempt, after };
     // Landed ahead by the offset: this set reached the agent that much sooner than aimed for.
     setDelays.push(leadMs - after.offsetMs);
@@ -134,7 +135,7 @@ export const timeSync = defineKind({
     let after: ClockMeasurement | undefined;
     try {
       if (params.source === 'host') {
-        const set = await setFromHost(ctx, before, goalMs, params.samples, enoughBoundMs);
+        const set = await setFromHost(ctx, before, goalMs, params.toleranceMs, params.samples, enoughBoundMs);
         result.setAttempts = set.attempts;
         after = set.after;
       } else {
