@@ -1,12 +1,22 @@
 // The floor for bench/fleet-floor.js: a minimal QGA client with no checks, no reports, no CLI.
 // For each socket (a fresh connection: no 0xFF flush needed): guest-sync-delimited, guest-ping, then 5 guest-get-time; CONCURRENCY at once.
 // With RAW_REPORT_DIR set it also writes each agent's replies as a JSON file there, a temporary
-// file renamed into place as qga-play writes its VM reports: the share of the job that is files.
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+// file renamed into place as qga-play writes its VM reports: the share of the job that is files
+// (RAW_FLUSH=1: each flushed before its rename, and the directory after, as qga-play does).
+// With RAW_PLAYBOOK it takes the sockets and the concurrency from that playbook, read with the
+// same YAML library: the least a tool that reads a playbook must do.
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
-const sockets = process.argv.slice(3);
-const concurrency = Number(process.argv[2]);
+let sockets = process.argv.slice(3);
+let concurrency = Number(process.argv[2]);
+if (process.env.RAW_PLAYBOOK) {
+  const { parse } = await import('yaml');
+  const playbook = parse(readFileSync(process.env.RAW_PLAYBOOK, 'utf8'));
+  sockets = playbook.targets.map((t) => t.socket);
+  concurrency = playbook.concurrency;
+}
+const flush = process.env.RAW_FLUSH === '1';
 
 function session(path) {
   return new Promise((resolve, reject) => {
@@ -53,6 +63,7 @@ await Promise.all(
         const file = `${reportDir}/agent-${i}.json`;
         const fd = openSync(`${reportDir}/.agent-${i}.json.tmp`, 'w');
         writeFileSync(fd, `${JSON.stringify({ socket: sockets[i], replies }, null, 2)}\n`);
+        if (flush) fdatasyncSync(fd);
         closeSync(fd);
         renameSync(`${reportDir}/.agent-${i}.json.tmp`, file);
       }
@@ -60,4 +71,9 @@ await Promise.all(
     }
   }),
 );
+if (reportDir && flush) {
+  const fd = openSync(reportDir, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+}
 if (ok !== sockets.length) process.exit(1);
