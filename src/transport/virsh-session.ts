@@ -157,7 +157,8 @@ export class VirshSession {
   }
 
   /**
-   * Runs one virsh command line. Rejects with TimeoutError at the deadline (the session is then
+   * Runs one virsh command line (a function: built once the session is ready, and whatever it
+   * throws is the rejection). Rejects with TimeoutError at the deadline (the session is then
    * killed: virsh cannot abandon a command), with CanceledError on abort (killed too), and with
    * UnreachableError when the session dies.
    */
@@ -278,6 +279,12 @@ export class VirshSession {
   }
 }
 
+/** A command waiting for a free session of a pool. */
+interface Waiter {
+  give(session: VirshSession): void;
+  drop(err: Error): void;
+}
+
 /** A line that is virsh's prompt and echo of a command we sent, not output. */
 function isEcho(line: string, echoes: Set<string>): boolean {
   let rest = line;
@@ -297,7 +304,9 @@ export class VirshSessionPool {
   private readonly options: VirshSessionOptions;
   private readonly idle: VirshSession[] = [];
   private readonly all = new Set<VirshSession>();
-  private readonly waiting: ((s: VirshSession) => void)[] = [];
+  private readonly waiting: Waiter[] = [];
+  /** When each session's start began (Date.now()), to tell a hung start from a fresh one. */
+  private readonly startedAt = new WeakMap<VirshSession, number>();
   private closed = false;
   private warmTarget = 0;
   /** Sessions started over the pool's life (for diagnostics and tests). */
@@ -348,17 +357,26 @@ export class VirshSessionPool {
    * waiter gets it when its start settles (a failed start too: that waiter reports the failure).
    */
   private startSession(): VirshSession {
+    const at = Date.now();
     const s = new VirshSession(this.options);
+    this.startedAt.set(s, at);
     const settled = (): void => {
       const i = this.idle.indexOf(s);
       if (i < 0 || this.waiting.length === 0) return;
       this.idle.splice(i, 1);
-      this.waiting.shift()!(s);
+      this.waiting.shift()!.give(s);
     };
     s.ready.then(settled, settled);
     this.started++;
     this.all.add(s);
     return s;
+  }
+
+  /** Starts one more session when the starts under way are all spoken for by waiters (and there is room). */
+  private topUp(): void {
+    if (this.closed || this.all.size >= this.size) return;
+    const starting = this.idle.filter((s) => !s.settled).length;
+    if (starting < this.waiting.length) this.idle.unshift(this.startSession());
   }
 
   private acquire(deadline: number, budgetMs: number, signal?: AbortSignal): Promise<VirshSession> {
@@ -367,47 +385,49 @@ export class VirshSessionPool {
     // The session that connected first, not one still starting: on a busy host the sessions of
     // a run connect tens of milliseconds apart, and a command bound to a late one waits for it
     // while others sit idle.
-    let starting = 0;
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const s = this.idle[i]!;
-      if (!s.settled) {
-        starting++;
-        continue;
-      }
+      if (!s.settled) continue;
       this.idle.splice(i, 1);
       if (!s.dead) return Promise.resolve(s);
       this.all.delete(s);
     }
-    // No connected session free: wait for the first start to settle or the first release, and
-    // start one more when the starts under way are all spoken for.
-    if (starting <= this.waiting.length && this.all.size < this.size) this.idle.unshift(this.startSession());
+    // No connected session free: wait for the first start to settle or the first release.
+    const waitStart = Date.now();
     return new Promise<VirshSession>((resolve, reject) => {
-      const give = (s: VirshSession): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(s);
+      const waiter: Waiter = {
+        give: (s) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(s);
+        },
+        drop: (err) => {
+          const i = this.waiting.indexOf(waiter);
+          if (i >= 0) this.waiting.splice(i, 1);
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
-      const drop = (err: Error): void => {
-        const i = this.waiting.indexOf(give);
-        if (i >= 0) this.waiting.splice(i, 1);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        reject(err);
-      };
-      const onAbort = (): void => drop(abortError(signal!));
+      const onAbort = (): void => waiter.drop(abortError(signal!));
       const ms = Math.max(0, deadline - Date.now());
       const timer = setTimeout(() => {
-        // A start that never settled is the hypervisor connection's fault (libvirtd or ssh hung),
-        // as a command on that session would have reported: that start ends with the wait.
-        const hung = this.idle.find((s) => !s.settled);
-        if (!hung) return drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms));
+        // A start pending through (nearly) all of this wait is the hypervisor connection's fault
+        // (libvirtd or ssh hung), as a command on that session would have reported: that start
+        // ends with the wait. A younger one (a replacement just begun) is left to connect.
+        const slackMs = ms / 10;
+        const hung = this.idle.filter((s) => !s.settled && (this.startedAt.get(s) ?? 0) <= waitStart + slackMs).sort((a, b) => this.startedAt.get(a)! - this.startedAt.get(b)!)[0];
+        if (!hung) return waiter.drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms));
         this.idle.splice(this.idle.indexOf(hung), 1);
         this.all.delete(hung);
         hung.kill();
-        drop(new UnreachableError(`${this.uri} did not answer within ${formatElapsed(budgetMs)} (hypervisor connection: libvirt or ssh)`, 'LIBVIRT_UNAVAILABLE'));
+        waiter.drop(new UnreachableError(`${this.uri} did not answer within ${formatElapsed(budgetMs)} (hypervisor connection: libvirt or ssh)`, 'LIBVIRT_UNAVAILABLE'));
+        // Whoever still waits needs a start of its own.
+        this.topUp();
       }, ms);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(give);
+      this.waiting.push(waiter);
+      this.topUp();
     });
   }
 
@@ -416,17 +436,19 @@ export class VirshSessionPool {
       this.all.delete(session);
       session.kill();
       // A slot came free: a new session for the first waiter, handed over once it has connected.
-      if (this.waiting.length > 0 && !this.closed) this.idle.unshift(this.startSession());
+      this.topUp();
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(session);
+    if (next) next.give(session);
     else this.idle.push(session);
   }
 
   /** Ends every session and waits for the processes to exit. */
   async close(): Promise<void> {
     this.closed = true;
+    // Commands still waiting for a session end now, not at their deadlines.
+    for (const w of this.waiting.splice(0)) w.drop(new UnreachableError(`virsh sessions on ${this.uri} are closed`, 'VIRSH_FAILED'));
     const sessions = [...this.all];
     this.all.clear();
     this.idle.length = 0;

@@ -203,6 +203,58 @@ describe('warming a pool', () => {
     }
   });
 
+  test('when a waiter gives up on a hung start, the next waiter gets a start of its own', async () => {
+    const slow = path.join(dir, 'hung-start-2');
+    process.env.FAKE_VIRSH_SLOW_START = slow;
+    const p = pool(1);
+    try {
+      const first = p.run('list --name', 1_000);
+      const second = p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 20_000);
+      // The hung start claimed the slow path; the one started for the second waiter connects.
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      await expect(first).rejects.toMatchObject({ code: 'LIBVIRT_UNAVAILABLE' });
+      expect((await second).stdout).toContain('guest-ping');
+      expect(p.started).toBe(2);
+    } finally {
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      writeFileSync(`${slow}.go`, '');
+    }
+  });
+
+  test('a start younger than the wait is not blamed for it: the waiter was waiting for a busy session', async () => {
+    const slow = path.join(dir, 'young-start');
+    const p = pool(1);
+    try {
+      await p.run('list --name', 20_000);
+      // The one session hangs under a command; a second command waits for it.
+      const hung = p.run("qemu-agent-command 'hang' '{\"execute\":\"guest-ping\"}'", 1_000);
+      const waiting = p.run('list --name', 1_500);
+      // The replacement started when the hung command's deadline ends its session connects slowly.
+      process.env.FAKE_VIRSH_SLOW_START = slow;
+      await expect(hung).rejects.toBeInstanceOf(TimeoutError);
+      await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('stayed busy') });
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      // That replacement was left to connect: the next command runs on it.
+      writeFileSync(`${slow}.go`, '');
+      expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
+      expect(p.started).toBe(2);
+    } finally {
+      delete process.env.FAKE_VIRSH_SLOW_START;
+      writeFileSync(`${slow}.go`, '');
+    }
+  });
+
+  test('closing the pool ends the commands waiting for a session at once', async () => {
+    const p = pool(1);
+    const outcome = (work: Promise<unknown>) => work.then(() => 'answered', (err: unknown) => err);
+    const busy = outcome(p.run("qemu-agent-command 'slow-1' '{\"execute\":\"guest-ping\"}'", 20_000));
+    const waiting = outcome(p.run('list --name', 20_000));
+    await new Promise((r) => setTimeout(r, 50));
+    await p.close();
+    expect(await waiting).toMatchObject({ name: 'UnreachableError', message: expect.stringContaining('closed') });
+    expect(await busy).toBeInstanceOf(UnreachableError);
+  });
+
   test('stops when told (the run is over)', async () => {
     const p = pool(4);
     p.warm(4);
