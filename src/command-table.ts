@@ -74,7 +74,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       concurrency,
       connect: connectOverride,
       'virsh-mode': virshModeOverride,
-      'virsh-sessions': { type: 'number', arg: 'N', describe: 'virsh sessions per connection URI (default: the concurrency, at most the CPU count and 8)' },
+      'virsh-sessions': { type: 'number', arg: 'N', describe: 'virsh sessions per connection URI (default: the concurrency, at most 8 and, for a local hypervisor, the CPU count)' },
       'dry-run': { type: 'boolean', describe: 'resolve targets and transports, print the plan, send no agent command' },
       'report-dir': reportDir,
       keep: { type: 'number', arg: 'N', describe: "keep the last N runs' reports under DIR/history/" },

@@ -15,7 +15,7 @@ export interface ProviderSettings {
   virsh?: string;
   /** Default `session`: long-lived virsh sessions; `process`: a virsh process per call. */
   virshMode?: VirshMode;
-  /** virsh sessions per connection URI (default: the run's concurrency, at most this host's CPU count and at most 8). */
+  /** virsh sessions per connection URI (default: {@link defaultSessions}). */
   virshSessions?: number;
   /** Largest reply accepted on a socket, in bytes. */
   maxReplyBytes?: number;
@@ -25,12 +25,13 @@ export interface ProviderSettings {
 export const MAX_DEFAULT_SESSIONS = 8;
 
 /**
- * Sessions per URI unless told: the run's concurrency, at most the host's CPUs (each command in
- * flight keeps a virsh, libvirtd and the guest busy; more at once than there are CPUs only slow
- * each other, and a time-sync's aim with them) and at most {@link MAX_DEFAULT_SESSIONS}.
+ * Sessions per URI unless told: the run's concurrency, at most {@link MAX_DEFAULT_SESSIONS}, and
+ * for a local hypervisor at most this host's CPUs (each command in flight keeps a virsh,
+ * libvirtd and the guest busy here; more at once than there are CPUs only slow each other, and a
+ * time-sync's aim with them). A remote one's commands mostly wait on the network.
  */
-export function defaultSessions(concurrency: number, cpus = availableParallelism()): number {
-  return Math.max(1, Math.min(concurrency, cpus, MAX_DEFAULT_SESSIONS));
+export function defaultSessions(concurrency: number, remote: boolean, cpus = availableParallelism()): number {
+  return Math.max(1, Math.min(concurrency, remote ? MAX_DEFAULT_SESSIONS : cpus, MAX_DEFAULT_SESSIONS));
 }
 /** libvirt keepalive for remote URIs: a dead hypervisor is noticed within about 6-8 s. */
 const REMOTE_KEEPALIVE: [number, number] = [2, 3];
@@ -55,16 +56,14 @@ const FACTORIES: { [K in Route['kind']]: Factory } = {
  */
 export class TransportProvider {
   readonly settings: ProviderSettings & { virshMode: VirshMode };
+  private readonly concurrency: number;
   private readonly pools = new Map<string, VirshSessionPool>();
   private readonly transports = new Set<Transport>();
   private closed = false;
 
   constructor(settings: ProviderSettings = {}, concurrency = MAX_DEFAULT_SESSIONS) {
-    this.settings = {
-      ...settings,
-      virshMode: settings.virshMode ?? 'session',
-      virshSessions: settings.virshSessions ?? defaultSessions(concurrency),
-    };
+    this.settings = { ...settings, virshMode: settings.virshMode ?? 'session' };
+    this.concurrency = concurrency;
   }
 
   /** The route an address takes. */
@@ -111,7 +110,7 @@ export class TransportProvider {
       pool = new VirshSessionPool({
         uri,
         virsh: this.settings.virsh,
-        size: this.settings.virshSessions!,
+        size: this.settings.virshSessions ?? defaultSessions(this.concurrency, isRemoteUri(uri)),
         ...(isRemoteUri(uri) ? { keepalive: REMOTE_KEEPALIVE } : {}),
       });
       this.pools.set(uri, pool);

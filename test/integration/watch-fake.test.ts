@@ -105,7 +105,8 @@ describe('watch with a fake virsh', () => {
     process.env.FAKE_VIRSH_DOMAINS = names.map((n) => `${n}:running`).join(' ');
     const burst = names.flatMap((n) => [`repeat 250 ${lifecycle(n, 'Resumed Unpaused')}`, `repeat 100 ${agent(n, 'connected')}`]);
     script('stream-1', ['wait go', ...burst, 'sleep 0.5', ...burst]);
-    const s = start('name: w\nconcurrency: 3\ntargets:\n  - vm: "slow-*"\nsteps:\n  - ping\n', { follower: { upAfterMs: 100 } });
+    // Sessions enough for the concurrency whatever this machine's CPU count: the limit tested is the watch's.
+    const s = start('name: w\nconcurrency: 3\nvirsh: { sessions: 3 }\ntargets:\n  - vm: "slow-*"\nsteps:\n  - ping\n', { follower: { upAfterMs: 100 } });
     await until('the first pass', () => passes().length === 1);
     go('go');
     await until('the events to arrive', () => metrics().includes('trigger="agent-connected"} 800'));

@@ -46,10 +46,12 @@ describe('uriHost', () => {
 });
 
 describe('virsh sessions per URI when not told', () => {
-  test('the concurrency, at most the CPU count and at most 8', () => {
-    expect(defaultSessions(16, 2)).toBe(2);
-    expect(defaultSessions(16, 32)).toBe(8);
-    expect(defaultSessions(3, 32)).toBe(3);
-    expect(defaultSessions(1, 1)).toBe(1);
+  test('the concurrency, at most 8, and for a local hypervisor at most the CPU count', () => {
+    expect(defaultSessions(16, false, 2)).toBe(2);
+    expect(defaultSessions(16, true, 2)).toBe(8);
+    expect(defaultSessions(16, false, 32)).toBe(8);
+    expect(defaultSessions(3, false, 32)).toBe(3);
+    expect(defaultSessions(3, true, 1)).toBe(3);
+    expect(defaultSessions(1, false, 1)).toBe(1);
   });
 });

@@ -224,6 +224,14 @@ describe('time-sync: how many readings and sets', () => {
     expect(step.result).toMatchObject({ setAttempts: 2, errorBoundAfterMs: 2.5 });
   });
 
+  test('readings wider than the tolerance: one set, not five, and the step fails saying the measurement is too coarse', async () => {
+    const guest = new WindowedGuest(10_000, 12);
+    const step = await syncWith(guest, '  - time-sync: { threshold: 4ms, tolerance: 4ms }\n');
+    expect(step.status).toBe('failed');
+    expect(guest.sets).toBe(1);
+    expect(step.error).toMatchObject({ code: 'CLOCK_NOT_SYNCED', message: expect.stringContaining('too coarse') });
+  });
+
   test('a set is sent again until the whole interval the truth lies in is within the goal', async () => {
     // Goal 5 ms (a tenth of the tolerance); landing 4.8 ms off with a ±0.5 ms reading could be
     // 5.3 ms off in truth: not close enough. The second set, aimed 4.8 ms less far, lands true.

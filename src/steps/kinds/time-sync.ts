@@ -45,9 +45,12 @@ async function setFromHost(ctx: StepContext, before: ClockMeasurement, goalMs: n
     if (raw && 'error' in raw.reply) throw new AgentError('guest-set-time', raw.reply.error.class, raw.reply.error.desc);
     const after = await measureOffset(ctx, samples, enoughBoundMs, within);
     // Close enough when the whole interval the truth lies in is within the goal, or when the
-    // measurement is too coarse to tell a better landing from this one; never on a landing the
-    // step would then fail on (a tight tolerance): another set and reading may still pass.
-    const close = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs) && Math.abs(after.offsetMs) + after.errorBoundMs <= toleranceMs;
+    // measurement is too coarse to tell a better landing from this one; not on a landing the
+    // step would then fail on (a tight tolerance), since another set and reading may pass,
+    // unless the reading's bound alone exceeds the tolerance: then no landing could.
+    const settled = Math.abs(after.offsetMs) <= Math.max(goalMs - after.errorBoundMs, after.errorBoundMs);
+    const provable = after.errorBoundMs >= toleranceMs || Math.abs(after.offsetMs) + after.errorBoundMs <= toleranceMs;
+    const close = settled && provable;
     if (close || attempt >= SET_ATTEMPTS) return { attempts: attempt, after };
     // Landed ahead by the offset: this set reached the agent that much sooner than aimed for.
     setDelays.push(leadMs - after.offsetMs);
@@ -95,7 +98,7 @@ export const timeSync = defineKind({
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
       'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
-      samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), and after a set also at one that shows the clock surely within a tenth of the tolerance. Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
+      samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), and after a set also at one that shows the clock surely within the goal (a tenth of the tolerance, 1 ms at least). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
   normalise: (w): TimeSyncParams => ({
