@@ -58,53 +58,70 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
 
 /**
  * {@link writeFileAtomic} for many files: each is written to its temporary file, flushed and
- * renamed into place, as one file is. The writes are synchronous and each flush runs on the
- * thread pool while the next files are written (at most `inFlight` at once), so a thousand
- * reports cost about what writing them does, not a thousand waits for the disk. The caller
- * flushes the directory's entries once. Rejects with the first failure, after every file in
- * flight has been finished or removed; no temporary file is left behind.
+ * renamed into place, as one file is. They go in batches of `batchSize`: the batch's files are
+ * written (synchronously), then flushed together on the thread pool, then closed and renamed.
+ * Creating files while others are being flushed waits on the filesystem's journal (measured on
+ * ext4: a thousand reports took 400-780 ms that way, 270-420 ms in batches). The caller flushes
+ * the directory's entries once. Rejects with the first failure; no temporary file is left behind.
  */
-export async function writeFilesAtomic(files: Iterable<{ file: string; data: string }>, inFlight = 64): Promise<void> {
-  const pending = new Set<Promise<void>>();
-  let failure: unknown;
-  const fail = (err: unknown): void => {
-    failure ??= err;
-  };
-  for (const { file, data } of files) {
-    if (failure !== undefined) break;
-    while (pending.size >= inFlight) await Promise.race(pending);
-    const tmp = tempPathFor(file);
-    let fd: number | undefined;
-    try {
-      const mode = statSync(file, { throwIfNoEntry: false })?.mode;
-      fd = openSync(tmp, 'wx');
-      writeFileSync(fd, data);
-      if (mode !== undefined) fchmodSync(fd, mode & 0o7777);
-    } catch (err) {
-      fail(err);
-      discard(fd, tmp);
-      break;
+export async function writeFilesAtomic(files: Iterable<{ file: string; data: string }>, batchSize = 64): Promise<void> {
+  let batch: Written[] = [];
+  try {
+    for (const { file, data } of files) {
+      batch.push(writeTemp(file, data));
+      if (batch.length >= batchSize) {
+        await commit(batch);
+        batch = [];
+      }
     }
-    const opened = fd;
-    // Flush, close and rename on the thread pool: the disk's part runs beside the writing.
-    const done: Promise<void> = flushData(opened)
-      .then(
-        () => closeFd(opened).then(() => rename(tmp, file)),
-        (err: unknown) => {
-          discard(opened, tmp);
-          throw err;
-        },
-      )
-      .catch((err: unknown) => {
-        // Whichever step failed, the temporary file must not stay.
-        fail(err);
-        discard(undefined, tmp);
-      })
-      .finally(() => pending.delete(done));
-    pending.add(done);
+    await commit(batch);
+    batch = [];
+  } finally {
+    // After a failure: what the batch left open is closed, and no temporary file stays.
+    for (const w of batch) discard(w.fd, w.tmp);
   }
-  await Promise.all(pending);
-  if (failure !== undefined) throw failure;
+}
+
+/** A temporary file written and still open (`fd` undefined once closed). */
+interface Written {
+  file: string;
+  tmp: string;
+  fd: number | undefined;
+}
+
+function writeTemp(file: string, data: string): Written {
+  const tmp = tempPathFor(file);
+  let fd: number | undefined;
+  try {
+    const mode = statSync(file, { throwIfNoEntry: false })?.mode;
+    fd = openSync(tmp, 'wx');
+    writeFileSync(fd, data);
+    if (mode !== undefined) fchmodSync(fd, mode & 0o7777);
+    return { file, tmp, fd };
+  } catch (err) {
+    discard(fd, tmp);
+    throw err;
+  }
+}
+
+/** Flushes every file of a batch, then closes and renames each: none is renamed before all are flushed. */
+async function commit(batch: Written[]): Promise<void> {
+  firstFailure(await Promise.allSettled(batch.map((w) => flushData(w.fd!))));
+  firstFailure(
+    await Promise.allSettled(
+      batch.map(async (w) => {
+        const fd = w.fd!;
+        w.fd = undefined;
+        await closeFd(fd);
+        await rename(w.tmp, w.file);
+      }),
+    ),
+  );
+}
+
+function firstFailure(results: PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function flushData(fd: number): Promise<void> {
