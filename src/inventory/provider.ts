@@ -33,6 +33,7 @@ export const MAX_DEFAULT_SESSIONS = 8;
 export function defaultSessions(concurrency: number, remote: boolean, cpus = availableParallelism()): number {
   return Math.max(1, Math.min(concurrency, remote ? MAX_DEFAULT_SESSIONS : cpus, MAX_DEFAULT_SESSIONS));
 }
+
 /** libvirt keepalive for remote URIs: a dead hypervisor is noticed within about 6-8 s. */
 const REMOTE_KEEPALIVE: [number, number] = [2, 3];
 

@@ -45,8 +45,9 @@ export function redactText(text: string, secrets: readonly string[]): string {
  * `value` with every occurrence of each secret string, in any string (object keys included),
  * replaced with `***`: the parts that change are copied, the rest is shared with `value`. A
  * `Secret` (`{secret: true, value}`) becomes `***` whole; an Error becomes `{name, message,
- * code?}`; other objects go through `toJSON` when they have one, else field by field. Cycles become `"[Circular]"`; what is nested deeper
- * than {@link MAX_REDACT_DEPTH} becomes `"[nested too deep]"`.
+ * code?}`; other objects go through `toJSON` when they have one, else field by field. Cycles
+ * become `"[Circular]"`; what is nested deeper than {@link MAX_REDACT_DEPTH} becomes
+ * `"[nested too deep]"`.
  */
 export function redact<T>(value: T, secrets: readonly string[]): T {
   const list = prepare(secrets);

@@ -91,9 +91,8 @@ async function writeRedacted(r: RunResult, options: WriteReportsOptions): Promis
   const names = reportFileNames(r.vms.map((vm) => vm.vm));
   const previous = (await readJson(path.join(dir, SUMMARY_FILE))) as Summary | undefined;
 
-  // Each VM file is flushed before its rename (the flushes overlap the writing); the
-  // directory's entries once for all of them.
-  // One report's text at a time: a thousand of them are not held at once.
+  // Each VM file is flushed before its rename (in batches); the directory's entries once for
+  // all of them. Reports are rendered as they are written: a thousand are not held at once.
   const reports = function* (): Generator<{ file: string; data: string }> {
     for (const [i, vm] of r.vms.entries()) yield { file: path.join(dir, names[i] ?? ''), data: json(orderedVmReport(vm)) };
   };

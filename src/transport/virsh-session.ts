@@ -78,6 +78,8 @@ export class VirshSession {
   private lastLines: string[] = [];
   private deadReason: UnreachableError | null = null;
   private startSettled = false;
+  /** When the start began (Date.now()): a pool tells a hung start from a fresh one by it. */
+  readonly startedAt = Date.now();
   /** Resolves when the session has connected (its first marker came back). */
   readonly ready: Promise<void>;
 
@@ -305,8 +307,6 @@ export class VirshSessionPool {
   private readonly idle: VirshSession[] = [];
   private readonly all = new Set<VirshSession>();
   private readonly waiting: Waiter[] = [];
-  /** When each session's start began (Date.now()), to tell a hung start from a fresh one. */
-  private readonly startedAt = new WeakMap<VirshSession, number>();
   private closed = false;
   private warmTarget = 0;
   /** Sessions started over the pool's life (for diagnostics and tests). */
@@ -357,9 +357,7 @@ export class VirshSessionPool {
    * waiter gets it when its start settles (a failed start too: that waiter reports the failure).
    */
   private startSession(): VirshSession {
-    const at = Date.now();
     const s = new VirshSession(this.options);
-    this.startedAt.set(s, at);
     const settled = (): void => {
       const i = this.idle.indexOf(s);
       if (i < 0 || this.waiting.length === 0) return;
@@ -416,7 +414,7 @@ export class VirshSessionPool {
         // (libvirtd or ssh hung), as a command on that session would have reported: that start
         // ends with the wait. A younger one (a replacement just begun) is left to connect.
         const slackMs = ms / 10;
-        const hung = this.idle.filter((s) => !s.settled && (this.startedAt.get(s) ?? 0) <= waitStart + slackMs).sort((a, b) => this.startedAt.get(a)! - this.startedAt.get(b)!)[0];
+        const hung = this.idle.filter((s) => !s.settled && s.startedAt <= waitStart + slackMs).sort((a, b) => a.startedAt - b.startedAt)[0];
         if (!hung) return waiter.drop(new TimeoutError(`all ${this.size} virsh sessions on ${this.uri} stayed busy for ${formatElapsed(ms)}`, ms));
         this.idle.splice(this.idle.indexOf(hung), 1);
         this.all.delete(hung);

@@ -57,11 +57,9 @@ export class VirshTransport implements Transport {
         const atSend = options.atSend;
         const build = atSend ? () => this.commandLine(JSON.stringify(atSend()), seconds) ?? line : line;
         result = await this.viaSession(pool, build, request, timeoutMs, options.signal);
-      } else if (options.atSend) {
-        const sent = JSON.stringify(options.atSend());
-        result = await this.viaProcess(sent, this.commandLine(sent, seconds), seconds, timeoutMs, options);
       } else {
-        result = await this.viaProcess(json, line, seconds, timeoutMs, options);
+        const sent = options.atSend ? JSON.stringify(options.atSend()) : json;
+        result = await this.viaProcess(sent, sent === json ? line : this.commandLine(sent, seconds), seconds, timeoutMs, options);
       }
     } catch (err) {
       if (noReply && err instanceof TimeoutError) return null;
