@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -153,6 +153,26 @@ describe('a virsh session that cannot start', () => {
   });
 });
 
+/**
+ * The next virsh the fake starts hangs while connecting, until released (fixtures/bin/virsh:
+ * FAKE_VIRSH_SLOW_START). `arm` makes the starts from now on eligible, `disarm` stops that; each
+ * test's slow start is disarmed and released after it.
+ */
+const slowStarts: string[] = [];
+function slowStart(name: string) {
+  const file = path.join(dir, name);
+  slowStarts.push(file);
+  return {
+    arm: () => void (process.env.FAKE_VIRSH_SLOW_START = file),
+    disarm: () => void delete process.env.FAKE_VIRSH_SLOW_START,
+    release: () => writeFileSync(`${file}.go`, ''),
+  };
+}
+afterEach(() => {
+  delete process.env.FAKE_VIRSH_SLOW_START;
+  for (const file of slowStarts.splice(0)) writeFileSync(`${file}.go`, '');
+});
+
 describe('warming a pool', () => {
   test('starts sessions up to the pool size, one per turn of the event loop, and they answer', async () => {
     const p = pool(3);
@@ -167,81 +187,60 @@ describe('warming a pool', () => {
 
   test('a command takes the session that connected, not one still connecting', async () => {
     // One of the two sessions hangs while connecting; all three commands run on the other.
-    const slow = path.join(dir, 'slow-start');
-    process.env.FAKE_VIRSH_SLOW_START = slow;
+    slowStart('slow-start').arm();
     const p = pool(2);
-    try {
-      p.warm(2);
-      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-      const outs = await Promise.all([1, 2, 3].map(() => p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 60_000)));
-      for (const o of outs) expect(o.stdout).toContain('guest-ping');
-      expect(p.started).toBe(2);
-    } finally {
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      writeFileSync(`${slow}.go`, '');
-    }
+    p.warm(2);
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    const outs = await Promise.all([1, 2, 3].map(() => p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 60_000)));
+    for (const o of outs) expect(o.stdout).toContain('guest-ping');
+    expect(p.started).toBe(2);
   });
 
   test('a wait for a session that never connects is the hypervisor connection\'s fault, and that start ends', async () => {
-    const slow = path.join(dir, 'hung-start');
-    process.env.FAKE_VIRSH_SLOW_START = slow;
+    const slow = slowStart('hung-start');
+    slow.arm();
     const p = pool(1);
-    try {
-      p.warm(1);
-      await expect(p.run('list --name', 1_000)).rejects.toMatchObject({
-        name: 'UnreachableError',
-        code: 'LIBVIRT_UNAVAILABLE',
-        message: expect.stringMatching(/did not answer within 1\.0 s \(hypervisor connection: libvirt or ssh\)/),
-      });
-      // The hung start was dropped: the next command gets a new session, which connects.
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
-      expect(p.started).toBe(2);
-    } finally {
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      writeFileSync(`${slow}.go`, '');
-    }
+    p.warm(1);
+    await expect(p.run('list --name', 1_000)).rejects.toMatchObject({
+      name: 'UnreachableError',
+      code: 'LIBVIRT_UNAVAILABLE',
+      message: expect.stringMatching(/did not answer within 1\.0 s \(hypervisor connection: libvirt or ssh\)/),
+    });
+    // The hung start was dropped: the next command gets a new session, which connects.
+    slow.disarm();
+    expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
+    expect(p.started).toBe(2);
   });
 
   test('when a waiter gives up on a hung start, the next waiter gets a start of its own', async () => {
-    const slow = path.join(dir, 'hung-start-2');
-    process.env.FAKE_VIRSH_SLOW_START = slow;
+    const slow = slowStart('hung-start-2');
+    slow.arm();
     const p = pool(1);
-    try {
-      const first = p.run('list --name', 1_000);
-      const second = p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 20_000);
-      // The hung start claimed the slow path; the one started for the second waiter connects.
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      await expect(first).rejects.toMatchObject({ code: 'LIBVIRT_UNAVAILABLE' });
-      expect((await second).stdout).toContain('guest-ping');
-      expect(p.started).toBe(2);
-    } finally {
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      writeFileSync(`${slow}.go`, '');
-    }
+    const first = p.run('list --name', 1_000);
+    const second = p.run("qemu-agent-command 'echo-a' '{\"execute\":\"guest-ping\"}'", 20_000);
+    // The hung start claimed the slow path; the one started for the second waiter connects.
+    slow.disarm();
+    await expect(first).rejects.toMatchObject({ code: 'LIBVIRT_UNAVAILABLE' });
+    expect((await second).stdout).toContain('guest-ping');
+    expect(p.started).toBe(2);
   });
 
   test('a start younger than the wait is not blamed for it: the waiter was waiting for a busy session', async () => {
-    const slow = path.join(dir, 'young-start');
+    const slow = slowStart('young-start');
     const p = pool(1);
-    try {
-      await p.run('list --name', 20_000);
-      // The one session hangs under a command; a second command waits for it.
-      const hung = p.run("qemu-agent-command 'hang' '{\"execute\":\"guest-ping\"}'", 1_000);
-      const waiting = p.run('list --name', 1_500);
-      // The replacement started when the hung command's deadline ends its session connects slowly.
-      process.env.FAKE_VIRSH_SLOW_START = slow;
-      await expect(hung).rejects.toBeInstanceOf(TimeoutError);
-      await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('stayed busy') });
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      // That replacement was left to connect: the next command runs on it.
-      writeFileSync(`${slow}.go`, '');
-      expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
-      expect(p.started).toBe(2);
-    } finally {
-      delete process.env.FAKE_VIRSH_SLOW_START;
-      writeFileSync(`${slow}.go`, '');
-    }
+    await p.run('list --name', 20_000);
+    // The one session hangs under a command; a second command waits for it.
+    const hung = p.run("qemu-agent-command 'hang' '{\"execute\":\"guest-ping\"}'", 1_000);
+    const waiting = p.run('list --name', 1_500);
+    // The replacement started when the hung command's deadline ends its session connects slowly.
+    slow.arm();
+    await expect(hung).rejects.toBeInstanceOf(TimeoutError);
+    await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError', message: expect.stringContaining('stayed busy') });
+    slow.disarm();
+    // That replacement was left to connect: the next command runs on it.
+    slow.release();
+    expect((await p.run('list --name', 20_000)).stdout).toBeDefined();
+    expect(p.started).toBe(2);
   });
 
   test('closing the pool ends the commands waiting for a session at once', async () => {
