@@ -46,6 +46,8 @@ export type UnreachableCode =
   | 'VIRSH_FAILED'
   | 'SSH_FAILED'
   | 'UNSUPPORTED_ROUTE'
+  /** The agent sent more than one request may cost (junk, stale or foreign replies): the connection was closed. */
+  | 'FLOODING'
   | 'TIMEOUT';
 
 /** The transport or the agent is down: the command did not run, or its fate is unknown. */
@@ -79,9 +81,17 @@ export class AgentError extends QgaPlayError {
   }
 }
 
+/**
+ * Codes of {@link ProtocolError}. `PROTOCOL`: the peer does not speak QGA (unreachable); the
+ * others are one request's failure: a reply too large or too deep, a request too large, a reply
+ * of another shape than its command's reads (`REPLY_SHAPE`).
+ */
+export type ProtocolCode = 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REPLY_TOO_DEEP' | 'REQUEST_TOO_LARGE' | 'REPLY_SHAPE';
+
 /** The peer spoke something that is not the QGA protocol, or too much of it. */
 export class ProtocolError extends QgaPlayError {
-  constructor(message: string, code: 'PROTOCOL' | 'REPLY_TOO_LARGE' | 'REPLY_TOO_DEEP' | 'REQUEST_TOO_LARGE' = 'PROTOCOL', options?: QgaErrorOptions) {
+  declare readonly code: ProtocolCode;
+  constructor(message: string, code: ProtocolCode = 'PROTOCOL', options?: QgaErrorOptions) {
     super(message, code, options);
   }
 }

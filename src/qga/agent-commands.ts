@@ -1,3 +1,5 @@
+import { anyList, anyObject, bool, int, listOf, num, object, oneOf, optional, str, type Shape } from './reply-shape.js';
+
 /** Argument and reply types of the QGA commands qga-play uses (from QEMU's qapi-schema.json). */
 export interface GuestInfo {
   version: string;
@@ -62,8 +64,63 @@ export interface QgaCommands {
   'guest-fsfreeze-thaw': { args: undefined; ret: number };
   'guest-fstrim': { args: { minimum?: number } | undefined; ret: unknown };
   'guest-set-user-password': { args: { username: string; password: string; crypted: boolean }; ret: Record<string, never> };
-  // QEMU 10 and later.
-  'guest-get-load': { args: undefined; ret: { load1: number; load5: number; load15: number } };
+  // QEMU 10 and later: GuestLoadAverage.
+  'guest-get-load': { args: undefined; ret: { load1m: number; load5m: number; load15m: number } };
+}
+
+const empty = anyObject;
+const ipAddress = object({ 'ip-address-type': oneOf('ipv4', 'ipv6'), 'ip-address': str, prefix: int });
+
+/**
+ * What each typed reply's `return` must look like for qga-play to read it (the types above, as
+ * checks): `call` refuses a reply of another shape as a failed step naming the command and what
+ * was wrong. Members qga-play does not read are not checked; newer agents add members.
+ */
+export const REPLY_SHAPES = {
+  'guest-ping': empty,
+  'guest-sync': int,
+  'guest-sync-delimited': int,
+  'guest-info': object({ version: str, supported_commands: listOf(object({ name: str, enabled: bool })) }),
+  'guest-get-time': int,
+  'guest-set-time': empty,
+  'guest-shutdown': empty,
+  'guest-suspend-disk': empty,
+  'guest-suspend-ram': empty,
+  'guest-suspend-hybrid': empty,
+  'guest-exec': object({ pid: int }),
+  'guest-exec-status': object({
+    exited: bool,
+    exitcode: optional(int),
+    signal: optional(int),
+    'out-data': optional(str),
+    'err-data': optional(str),
+    'out-truncated': optional(bool),
+    'err-truncated': optional(bool),
+  }),
+  'guest-file-open': int,
+  'guest-file-close': empty,
+  'guest-file-read': object({ count: int, 'buf-b64': str, eof: bool }),
+  'guest-file-write': object({ count: int, eof: bool }),
+  'guest-file-flush': empty,
+  'guest-network-get-interfaces': listOf(object({ name: str, 'hardware-address': optional(str), 'ip-addresses': optional(listOf(ipAddress)) })),
+  'guest-get-osinfo': anyObject,
+  'guest-get-host-name': object({ 'host-name': str }),
+  'guest-get-users': listOf(object({ user: str, domain: optional(str), 'login-time': num })),
+  'guest-get-timezone': object({ zone: optional(str), offset: int }),
+  'guest-get-fsinfo': anyList,
+  'guest-get-disks': anyList,
+  'guest-fsfreeze-status': oneOf('thawed', 'frozen'),
+  'guest-fsfreeze-freeze': int,
+  'guest-fsfreeze-freeze-list': int,
+  'guest-fsfreeze-thaw': int,
+  'guest-fstrim': anyObject,
+  'guest-set-user-password': empty,
+  'guest-get-load': object({ load1m: num, load5m: num, load15m: num }),
+} satisfies Record<keyof QgaCommands, Shape>;
+
+/** What is wrong with `value` as `command`'s return, or nothing. */
+export function replyProblem(command: QgaCommandName, value: unknown): string | undefined {
+  return REPLY_SHAPES[command](value, 'return');
 }
 
 /**

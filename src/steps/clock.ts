@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors.js';
+import { replyProblem } from '../qga/agent-commands.js';
 import { unwrapReply } from '../qga/protocol.js';
 import { hostNowMs } from '../util/clock.js';
 import { explainAgentError } from './agent-error.js';
@@ -42,8 +43,8 @@ export async function measureOffset(ctx: StepContext, samples: number, enoughBou
     } catch (err) {
       throw explainAgentError(err);
     }
-    // 1e400 parses as Infinity: a number, but no time.
-    if (typeof ns !== 'number' || !Number.isFinite(ns)) throw new ProtocolError(`guest-get-time answered ${raw.text.slice(0, 200)}, not a number of nanoseconds`);
+    const problem = replyProblem('guest-get-time', ns);
+    if (problem !== undefined) throw new ProtocolError(`guest-get-time answered a reply qga-play cannot read: ${problem}`, 'REPLY_SHAPE');
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
     // The lead counts from when the request was written, as a set's aim does (RequestOptions.atSend).

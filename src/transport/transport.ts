@@ -1,5 +1,6 @@
+import { ProtocolError } from '../errors.js';
 import { unwrapReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
-import type { ArgsOf, QgaCommandName, ReturnOf } from '../qga/agent-commands.js';
+import { replyProblem, type ArgsOf, type QgaCommandName, type ReturnOf } from '../qga/agent-commands.js';
 
 /** Which path a transport takes to the agent. */
 export type TransportKind = 'virsh' | 'socket' | 'ssh-socket';
@@ -33,7 +34,11 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** Sends a typed command and returns its result; an error reply becomes an AgentError. */
+/**
+ * Sends a typed command and returns its result; an error reply becomes an AgentError, a reply
+ * of another shape than the command's a ProtocolError `REPLY_SHAPE` (the agent answered: the
+ * step fails, it is not unreachable).
+ */
 export async function call<C extends QgaCommandName>(
   transport: Transport,
   command: C,
@@ -43,5 +48,8 @@ export async function call<C extends QgaCommandName>(
   const request: QgaRequest = args === undefined ? { execute: command } : { execute: command, arguments: args as Record<string, unknown> };
   const raw = await transport.request(request, options);
   if (raw === null) return {} as ReturnOf<C>;
-  return unwrapReply(command, raw.reply) as ReturnOf<C>;
+  const value = unwrapReply(command, raw.reply);
+  const problem = replyProblem(command, value);
+  if (problem !== undefined) throw new ProtocolError(`${command} answered a reply qga-play cannot read: ${problem}`, 'REPLY_SHAPE');
+  return value as ReturnOf<C>;
 }

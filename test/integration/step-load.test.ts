@@ -13,7 +13,7 @@ beforeAll(async () => {
   agents = await startHostAgents(1);
   fake = await startFakeAgent((incoming, conn) => {
     // The reply shape of QEMU 10's qga/qapi-schema.json GuestLoadAverage.
-    if (incoming.type === 'request' && incoming.execute === 'guest-get-load') conn.reply({ load1: 0.08, load5: 0.03, load15: 0.01 });
+    if (incoming.type === 'request' && incoming.execute === 'guest-get-load') conn.reply({ load1m: 0.08, load5m: 0.03, load15m: 0.01 });
     else wellBehaved(incoming, conn);
   });
 }, 120_000);
@@ -39,6 +39,6 @@ describe('load step kind', () => {
   test('an agent with guest-get-load: the three load averages', async () => {
     const step = await loadStep(fake.path);
     expect(step.status).toBe('ok');
-    expect(step.result).toEqual({ load1: 0.08, load5: 0.03, load15: 0.01 });
+    expect(step.result).toEqual({ load1m: 0.08, load5m: 0.03, load15m: 0.01 });
   });
 });

@@ -112,11 +112,13 @@ export const exec = defineKind({
     if (params.env) args.env = Object.entries(params.env).map(([k, v]) => `${k}=${reveal(v)}`);
     if (params.stdin !== undefined) args['input-data'] = Buffer.from(reveal(params.stdin)).toString('base64');
     const sensitive = Object.values(params.env ?? {}).some(isSecret) || (params.stdin !== undefined && isSecret(params.stdin));
-    const reply = await ctx.call('guest-exec', args, { sensitive });
-    const pid = (reply as { pid?: unknown } | null)?.pid;
-    if (typeof pid !== 'number' || !Number.isSafeInteger(pid)) {
-      // The program may be running: never start it twice.
-      throw notRetryable(new ProtocolError(`guest-exec answered ${JSON.stringify(reply)?.slice(0, 200)}, without a pid to poll`));
+    let pid: number;
+    try {
+      ({ pid } = await ctx.call('guest-exec', args, { sensitive }));
+    } catch (err) {
+      // A reply without a pid to poll: the program may be running, never start it twice.
+      if (err instanceof ProtocolError && err.code === 'REPLY_SHAPE') throw notRetryable(err);
+      throw err;
     }
     // From here the program runs: a retry would start it a second time.
     try {
