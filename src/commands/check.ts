@@ -3,7 +3,7 @@ import type { Playbook } from '../playbook/types.js';
 import { formatDuration } from '../playbook/duration.js';
 import type { PlannedVm } from '../runner/types.js';
 import { describeRoute, resolveRoute } from '../inventory/route.js';
-import { redact } from '../report/redact.js';
+import { redact } from '../playbook/redact.js';
 import { EXIT } from '../exit-codes.js';
 import { applyOverrides, secretsOf } from './playbook-options.js';
 import type { Io } from './common.js';

@@ -1,6 +1,6 @@
 // What run and check both do to a loaded playbook; kept apart so `check` loads no runner.
 import type { Playbook } from '../playbook/types.js';
-import { collectSecrets } from '../report/redact.js';
+import { collectSecrets } from '../playbook/redact.js';
 
 /** Applies command-line overrides to a loaded playbook. */
 export function applyOverrides(playbook: Playbook, argv: { connect?: string; concurrency?: number }): Playbook {

@@ -1,4 +1,6 @@
 import { RE2JS } from 're2js';
+import { excerpt } from '../util/excerpt.js';
+import { redact } from './redact.js';
 import type { ExpectOp, Expectation } from './types.js';
 
 const SYMBOL: Record<ExpectOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', matches: 'matches', contains: 'contains' };
@@ -55,23 +57,27 @@ export function compileMatcher(source: string): Matcher {
   return matcher;
 }
 
-/** Checks expectations against a step's result; returns one message per expectation that does not hold. */
-export function evaluateExpectations(exps: readonly Expectation[], result: unknown): string[] {
+/**
+ * Checks expectations against a step's result; returns one message per expectation that does
+ * not hold. What a message quotes of the result has `secrets` masked before it is quoted and
+ * cut, so that neither the escaping nor the cut can leave part of one.
+ */
+export function evaluateExpectations(exps: readonly Expectation[], result: unknown, secrets: readonly string[] = []): string[] {
   const messages: string[] = [];
   for (const x of exps) {
-    const failure = check(x, result);
+    const failure = check(x, result, secrets);
     if (failure !== undefined) messages.push(failure);
   }
   return messages;
 }
 
-function check(x: Expectation, result: unknown): string | undefined {
+function check(x: Expectation, result: unknown, secrets: readonly string[]): string | undefined {
   const name = x.path.join('.');
   const wanted = expected(x);
   const found = lookup(result, x.path);
   if (!found) return `${name}: expected ${wanted}, got nothing (no such field in the result)`;
   const actual = found.value;
-  const fail = (note = '') => `${name}: expected ${wanted}, got ${show(actual)}${note}`;
+  const fail = (note = '') => `${name}: expected ${wanted}, got ${show(redact(actual, secrets))}${note}`;
   switch (x.op) {
     case 'eq':
       return equal(actual, x.value) ? undefined : fail();
@@ -139,8 +145,7 @@ function equal(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-/** JSON, shortened; secrets show as *** through their toJSON. */
+/** JSON, shortened (the value's secrets already masked); Secrets show as *** through their toJSON. */
 function show(value: unknown): string {
-  const text = value === undefined ? 'nothing' : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return value === undefined ? 'nothing' : excerpt(JSON.stringify(value), 79);
 }

@@ -1,3 +1,4 @@
+import { CUT_MARK, excerpt } from '../util/excerpt.js';
 import { asReply, type QgaReply } from './protocol.js';
 
 /** What the decoder finds in the agent's byte stream. */
@@ -6,7 +7,7 @@ export type DecoderEvent =
   | { type: 'reply'; reply: QgaReply; text: string }
   /** A 0xFF byte: the agent's answer to guest-sync-delimited follows. */
   | { type: 'delimiter' }
-  /** A line that is not a QGA reply (a stale tail, noise); `text` is cut to 200 characters. */
+  /** A line that is not a QGA reply (a stale tail, noise); `text` is cut to 200 characters, the cut marked (CUT_MARK). */
   | { type: 'garbage'; text: string }
   /** A reply longer than the cap; its bytes were dropped, not buffered. */
   | { type: 'oversize'; bytes: number }
@@ -65,6 +66,8 @@ export class ReplyDecoder {
   private depth = 0;
   private inString = false;
   private escaped = false;
+  // The junk line was longer than what is kept of it.
+  private junkCut = false;
   readonly maxReplyBytes: number;
 
   constructor(options: { maxReplyBytes?: number } = {}) {
@@ -111,6 +114,7 @@ export class ReplyDecoder {
     this.depth = 0;
     this.inString = false;
     this.escaped = false;
+    this.junkCut = false;
   }
 
   /** Takes `chunk[from, to)`, a piece of one line (no newline, no 0xFF in it). */
@@ -124,9 +128,12 @@ export class ReplyDecoder {
     switch (this.line) {
       case Line.Dropped:
         return;
-      case Line.Junk:
-        if (this.size < GARBAGE_BYTES) this.keep(chunk, i, Math.min(to, i + GARBAGE_BYTES - this.size));
+      case Line.Junk: {
+        const room = Math.max(0, GARBAGE_BYTES - this.size);
+        if (to - i > room) this.junkCut = true;
+        this.keep(chunk, i, i + Math.min(room, to - i));
         return;
+      }
       case Line.Json:
         this.scanJson(chunk, i, to, events);
     }
@@ -199,9 +206,11 @@ export class ReplyDecoder {
   private finishLine(events: DecoderEvent[]): void {
     const line = this.line;
     const text = line === Line.Json || line === Line.Junk ? this.lineText() : '';
+    const cut = this.junkCut;
     this.reset();
     if (line === Line.Junk) {
-      events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
+      const shown = excerpt(text, GARBAGE_CHARS);
+      events.push({ type: 'garbage', text: cut && shown === text ? `${text}${CUT_MARK}` : shown });
       return;
     }
     if (line !== Line.Json) return;
@@ -209,11 +218,11 @@ export class ReplyDecoder {
     try {
       value = JSON.parse(text);
     } catch {
-      events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
+      events.push({ type: 'garbage', text: excerpt(text, GARBAGE_CHARS) });
       return;
     }
     const reply = asReply(value);
-    if (reply === null) events.push({ type: 'garbage', text: text.slice(0, GARBAGE_CHARS) });
+    if (reply === null) events.push({ type: 'garbage', text: excerpt(text, GARBAGE_CHARS) });
     else events.push({ type: 'reply', reply, text });
   }
 }

@@ -9,6 +9,6 @@ export { renderJsonSummary, jsonReporter, buildSummary, REPORT_FORMAT_VERSION, t
 export { createHumanReporter, finalLine, type HumanReporter, type HumanReporterOptions } from './human/reporter.js';
 export { LockedError, ReportWriteError } from '../errors.js';
 export { acquireLock, LOCK_FILE, type Lock, type LockInfo, type AcquireLockOptions } from './lock.js';
-export { redact, redactText, collectSecrets, MASK } from './redact.js';
+export { redact, redactText, collectSecrets, MASK } from '../playbook/redact.js';
 export { saveHistory, pruneHistory, historyName } from './history.js';
 export { wantColor } from './human/style.js';

@@ -1,7 +1,7 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { RunResult, StepReport, VmReport } from '../runner/types.js';
 import { stepWarning } from './key-result.js';
-import { redact } from './redact.js';
+import { redact } from '../playbook/redact.js';
 import type { ReportFile } from './report-file.js';
 
 /**

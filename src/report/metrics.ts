@@ -4,7 +4,7 @@ import type { RunResult, StepStatus, VmStatus } from '../runner/types.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { fsReason } from '../util/fs-check.js';
 import { clockOffsetMs, syncAction, vmClockOffsetMs } from './key-result.js';
-import { redact } from './redact.js';
+import { redact } from '../playbook/redact.js';
 import { lastResult, type Reporter } from './reporter.js';
 
 const VM_STATUSES: readonly VmStatus[] = ['ok', 'failed', 'unreachable', 'canceled'];

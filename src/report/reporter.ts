@@ -1,6 +1,6 @@
 import { ReportWriteError } from '../errors.js';
 import type { RunEvent, RunListener, RunResult } from '../runner/types.js';
-import { redact } from './redact.js';
+import { redact } from '../playbook/redact.js';
 
 /**
  * What shows or keeps a run: the human progress and table, `--format json`, the report

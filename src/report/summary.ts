@@ -1,7 +1,7 @@
 import type { RunResult, RunTotals, VmReport, VmStatus } from '../runner/types.js';
 import { stepWarning } from './key-result.js';
 import { jsonVisible } from '../util/visible.js';
-import { redact } from './redact.js';
+import { redact } from '../playbook/redact.js';
 import { lastResult, type Reporter } from './reporter.js';
 
 /** One VM's line in `summary.json`. */

@@ -7,7 +7,7 @@ import { fsReason } from '../util/fs-check.js';
 import { reportFileNames } from './file-names.js';
 import { saveHistory } from './history.js';
 import { junitReportFile } from './junit.js';
-import { redact } from './redact.js';
+import { redact } from '../playbook/redact.js';
 import type { ReportFile } from './report-file.js';
 import { lastResult, type Reporter } from './reporter.js';
 import { buildSummary, orderedVmReport, type Summary } from './summary.js';

@@ -1,3 +1,4 @@
+import { collectSecrets } from '../playbook/redact.js';
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { CanceledError, errorMessage } from '../errors.js';
@@ -50,7 +51,7 @@ function skippedOrCanceled(playbook: Playbook, from: number, status: 'skipped' |
   return playbook.steps.slice(from).map((s) => ({ name: s.name, kind: s.kind, status, durationMs: 0, attempts: 0, line: s.line }));
 }
 
-async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, provider: TransportProvider, emit: RunListener): Promise<VmReport> {
+async function runVm(playbook: Playbook, planned: PlannedVm, index: number, options: RunOptions, provider: TransportProvider, emit: RunListener, secrets: readonly string[]): Promise<VmReport> {
   const signal = options.signal!;
   const startedAt = new Date();
   const finish = (steps: StepReport[]): VmReport => {
@@ -78,6 +79,7 @@ async function runVm(playbook: Playbook, planned: PlannedVm, index: number, opti
     facts: {},
     signal,
     emit,
+    secrets,
   };
   const steps: StepReport[] = [];
   try {
@@ -195,7 +197,8 @@ async function runWith(playbook: Playbook, options: RunOptions, provider: Transp
     startedAt: started.toISOString(),
   });
   const limit = pLimit(concurrency);
-  const vms = await Promise.all(planned.map((p, i) => limit(() => runVm(playbook, p, i, options, provider, emit))));
+  const secrets = collectSecrets(playbook.steps.map((s) => s.params));
+  const vms = await Promise.all(planned.map((p, i) => limit(() => runVm(playbook, p, i, options, provider, emit, secrets))));
   vms.push(...failedLookups);
   const result: RunResult = {
     playbook: playbook.name,

@@ -19,6 +19,8 @@ export interface VmRunContext {
   /** The run's cancel signal. */
   signal: AbortSignal;
   emit: RunListener;
+  /** The playbook's secret values: masked in what a step's messages quote of its result. */
+  secrets: readonly string[];
 }
 
 /** Commands of the step that the agent reported disabled or missing (when guest-info was read). */
@@ -65,7 +67,7 @@ export async function runStep(spec: StepSpec, index: number, vm: VmRunContext): 
     try {
       const result = await definition.run(spec.params as never, ctx);
       const checks = spec.expect.length > 0 ? spec.expect : (definition.defaultExpect ?? []);
-      const failures = evaluateExpectations(checks, result);
+      const failures = evaluateExpectations(checks, result, vm.secrets);
       report = { ...base, status: failures.length > 0 ? 'failed' : 'ok', durationMs: Date.now() - startedAt.getTime(), attempts, result };
       if (failures.length > 0) report.error = { code: 'EXPECTATION_FAILED', message: failures.join('; ') };
     } catch (err) {

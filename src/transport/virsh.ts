@@ -1,3 +1,4 @@
+import { excerpt } from '../util/excerpt.js';
 import { asReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
 import { MAX_REPLY_DEPTH, nestingDepth } from '../qga/decoder.js';
 import { expectsNoReply, isResendSafe } from '../qga/agent-commands.js';
@@ -114,10 +115,10 @@ export class VirshTransport implements Transport {
       try {
         value = JSON.parse(text);
       } catch (err) {
-        throw new ProtocolError(`${this.describe}: virsh printed something that is not JSON: ${JSON.stringify(text.slice(0, 200))}`, 'PROTOCOL', { cause: err });
+        throw new ProtocolError(`${this.describe}: virsh printed something that is not JSON: ${JSON.stringify(excerpt(text, 200))}`, 'PROTOCOL', { cause: err });
       }
       const reply = asReply(value);
-      if (!reply) throw new ProtocolError(`${this.describe}: not a QGA reply: ${JSON.stringify(text.slice(0, 200))}`);
+      if (!reply) throw new ProtocolError(`${this.describe}: not a QGA reply: ${JSON.stringify(excerpt(text, 200))}`);
       return result.commandWindow ? { text, reply, window: result.commandWindow } : { text, reply };
     }
     const failure = classifyVirshError(result.stderr);

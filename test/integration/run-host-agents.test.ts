@@ -130,4 +130,47 @@ describe('qga-play run against host agents', () => {
       expect(text).not.toContain(stdinSecret);
     }
   }, 30_000);
+
+  test('a secret quoted in a failed expectation is masked whole: quotes, backslashes, newlines, non-ASCII, longer than the cut', async () => {
+    // Each secret is echoed by the guest into stdout, which a failing `matches` quotes (escaped, and cut at 80 characters).
+    const secrets = {
+      QUOTE: 'Pw"quote\\back-xyz7',
+      NEWLINE: 'line-one\nline-two-Kq9',
+      UNICODE: 'päss-wörd-ü-Ωmega-7',
+      LONG: `012345Zq7-TOKEN-${'x7Y'.repeat(30)}-end`,
+    };
+    const yamlValue = (v: string) => JSON.stringify(v);
+    const env = Object.entries(secrets).map(([k, v]) => `        ${k}: { value: ${yamlValue(v)}, secret: true }`).join('\n');
+    // One step per secret, so that each is the start of the text the message quotes and cuts.
+    const steps = Object.keys(secrets)
+      .map((k) => `  - exec:\n      path: /bin/sh\n      args: [-c, 'printf "%s and more text after it to pass the cut" "$${k}"']\n      env:\n${env}\n    expect: { stdout: { matches: "^nope" } }\n    continue-on-error: true\n`)
+      .join('');
+    const file = writePlaybook('secret-cut', `name: secret-cut\ntargets:\n  - vm: a\n    socket: ${agents.sockets[1]}\nsteps:\n${steps}`);
+    const reports = path.join(dir, 'secret-cut-reports');
+    const metrics = path.join(dir, 'secret-cut.prom');
+    const json = await runCli(['run', file, '--report-dir', reports, '--metrics', metrics, '--format', 'json']);
+    const human = await runCli(['run', file, '--report-dir', reports, '--verbose', '--no-color']);
+    const summary = JSON.parse(json.stdout) as JsonSummary;
+    // The expectations really failed on what the guest echoed (so the messages quote it).
+    expect(summary.vms[0]!.steps.map((s) => [s.status, s.error?.code])).toEqual(Object.keys(secrets).map(() => ['failed', 'EXPECTATION_FAILED']));
+    expect(summary.vms[0]!.steps[0]!.error!.message).toMatch(/^stdout: expected to match \/\^nope\/, got "\*\*\* and more/);
+    const outputs: Record<string, string> = {
+      'json stdout': json.stdout,
+      'json stderr': json.stderr,
+      'human stdout': human.stdout,
+      'human stderr': human.stderr,
+      metrics: readFileSync(metrics, 'utf8'),
+    };
+    for (const f of ['summary.json', 'junit.xml', 'a.json']) outputs[f] = readFileSync(path.join(reports, f), 'utf8');
+    for (const [where, text] of Object.entries(outputs)) {
+      for (const secret of Object.values(secrets)) {
+        // Any 8 characters of the secret, as written or escaped as JSON, is a leak.
+        for (const form of [secret, JSON.stringify(secret).slice(1, -1)]) {
+          for (let i = 0; i + 8 <= form.length; i++) {
+            if (text.includes(form.slice(i, i + 8))) throw new Error(`${where} shows ${JSON.stringify(form.slice(i, i + 8))} of a secret:\n${text.slice(0, 3000)}`);
+          }
+        }
+      }
+    }
+  }, 30_000);
 });

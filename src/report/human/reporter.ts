@@ -2,7 +2,7 @@ import type { RunEvent, RunListener, RunResult, StepReport, VmReport, VmStatus }
 import { padEnd, printable, textWidth, truncate, wrap } from '../format.js';
 import { formatElapsed } from '../../util/elapsed.js';
 import { isProblem, stepDetail, stepWarning, vmDetail } from '../key-result.js';
-import { redact } from '../redact.js';
+import { redact } from '../../playbook/redact.js';
 import type { Reporter } from '../reporter.js';
 import { LiveRegion } from './live.js';
 import { createStyle, type Style } from './style.js';

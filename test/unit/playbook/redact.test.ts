@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { redact } from '../../src/report/redact.js';
-import { decodeExecStatus } from '../../src/steps/kinds/exec.js';
+import { redact, redactText } from '../../../src/playbook/redact.js';
+import { excerpt } from '../../../src/util/excerpt.js';
+import { decodeExecStatus } from '../../../src/steps/kinds/exec.js';
 
 const SECRET = 'hunter2-s3cr3t';
 
@@ -25,5 +26,25 @@ describe('secrets inside base64 and binary output', () => {
     const result = decodeExecStatus(7, { exited: true, exitcode: 0, 'out-data': out }, 5);
     expect(result).toMatchObject({ stdoutLossy: true, stdout: `TOKEN=${SECRET}\n\ufffd\ufffd` });
     expect(JSON.stringify(redact(result, [SECRET]))).not.toContain(SECRET);
+  });
+});
+
+describe('redactText: escaped and cut forms of a secret', () => {
+  const secret = 'Pw"quote\\back-xyz7';
+  test('a secret escaped once or twice as JSON is masked', () => {
+    const once = JSON.stringify(secret);
+    expect(redactText(`got ${once}`, [secret])).toBe('got "***"');
+    expect(redactText(JSON.stringify({ message: `got ${once}` }), [secret])).toBe('{"message":"got \\"***\\""}');
+  });
+
+  test("the head of a secret left before a cut's mark is masked, escaped or not", () => {
+    expect(redactText('got "012345Zq7-TOK…', ['Zq7-TOKEN-abcdef'])).toBe('got "012345***…');
+    expect(redactText('got "Pw\\"quo...', [secret])).toBe('got "***...');
+    expect(redactText(excerpt('prefix Zq7-TOKEN-abcdef', 12), ['Zq7-TOKEN-abcdef'])).toBe('prefix ***…');
+  });
+
+  test('text without a cut mark, or a head shorter than 3 characters, is left alone', () => {
+    expect(redactText('Zq7-TOK and more', ['Zq7-TOKEN-abcdef'])).toBe('Zq7-TOK and more');
+    expect(redactText('xZq…', ['Zq7-TOKEN-abcdef'])).toBe('xZq…');
   });
 });

@@ -1,4 +1,5 @@
-import { isSecret } from '../playbook/secret.js';
+import { CUT_MARK } from '../util/excerpt.js';
+import { isSecret } from './secret.js';
 
 /** What a secret shows as, everywhere. */
 export const MASK = '***';
@@ -13,12 +14,53 @@ export const TOO_DEEP = '[nested too deep]';
 
 /**
  * The secrets worth replacing, longest first (so a secret that contains another goes whole):
- * each one as written and as it reads inside base64 (file contents, binary output), at each of
- * the three byte alignments.
+ * each one as written, as it reads inside a JSON string (once and twice escaped: a message that
+ * quotes a reply, a report that quotes that message) and inside base64 (file contents, binary
+ * output), at each of the three byte alignments.
  */
 function prepare(secrets: readonly string[]): string[] {
   const plain = secrets.filter((s) => typeof s === 'string' && s.length > 0);
-  return [...new Set([...plain, ...plain.flatMap(base64Forms)])].sort((a, b) => b.length - a.length);
+  return [...new Set([...plain, ...plain.flatMap(escapedForms), ...plain.flatMap(base64Forms)])].sort((a, b) => b.length - a.length);
+}
+
+function escapedForms(secret: string): string[] {
+  const once = JSON.stringify(secret).slice(1, -1);
+  return [once, JSON.stringify(once).slice(1, -1)];
+}
+
+// What cuts in messages end with (excerpt's, and the `...` of older or other text): the text before one may end in part of a secret.
+const CUT_MARKS = [CUT_MARK, '...'] as const;
+// A shorter head of a secret before a cut mark is left: it says too little, and masks innocent text by chance.
+const MIN_CUT_HEAD = 3;
+
+/** Masks the head of a secret that a cut left just before a cut mark. */
+function maskCutHeads(text: string, list: readonly string[]): string {
+  let out = text;
+  for (const mark of CUT_MARKS) {
+    for (let at = out.indexOf(mark); at !== -1; at = out.indexOf(mark, at + mark.length)) {
+      let longest = 0;
+      for (const secret of list) {
+        for (let k = Math.min(secret.length - 1, at); k >= Math.max(MIN_CUT_HEAD, longest + 1); k--) {
+          if (out.startsWith(secret.slice(0, k), at - k)) {
+            longest = k;
+            break;
+          }
+        }
+      }
+      if (longest > 0) {
+        out = `${out.slice(0, at - longest)}${MASK}${out.slice(at)}`;
+        at += MASK.length - longest;
+      }
+    }
+  }
+  return out;
+}
+
+function replaceAll(text: string, list: readonly string[]): string {
+  if (list.length === 0) return text;
+  let out = text;
+  for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(MASK);
+  return CUT_MARKS.some((m) => out.includes(m)) ? maskCutHeads(out, list) : out;
 }
 
 /** The base64 characters that encode only `secret`'s bytes, wherever it starts in a stream. */
@@ -34,11 +76,12 @@ function base64Forms(secret: string): string[] {
   return forms;
 }
 
-/** Replaces every occurrence of each secret in `text` with `***`. */
+/**
+ * Replaces every occurrence of each secret in `text` with `***`, escaped or not, and the head
+ * of one that a cut left before its mark.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of prepare(secrets)) out = out.split(secret).join(MASK);
-  return out;
+  return replaceAll(text, prepare(secrets));
 }
 
 /**
@@ -51,11 +94,7 @@ export function redactText(text: string, secrets: readonly string[]): string {
  */
 export function redact<T>(value: T, secrets: readonly string[]): T {
   const list = prepare(secrets);
-  const text = (s: string): string => {
-    let out = s;
-    for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(MASK);
-    return out;
-  };
+  const text = (s: string): string => replaceAll(s, list);
   const seen = new Set<object>();
   // Copy on write: a part with nothing to change is returned as it is (no secrets, the common
   // case, copies nothing), so the copy costs what it replaces.
