@@ -244,6 +244,36 @@ describe('time-sync: how many readings and sets', () => {
   });
 });
 
+// ok is one claim on every path: the whole interval the truth lies in is within the goal (issue: "ok" for a clock meant two things).
+describe('time-sync: ok only when the reading proves it', () => {
+  test('a clock 2 ms off read at ± 4.2 ms, threshold = tolerance = 4 ms: not "left alone, ok"; it is set, and fails as too coarse', async () => {
+    const guest = new WindowedGuest(-2, 8.4);
+    const step = await syncWith(guest, '  - time-sync: { threshold: 4ms, tolerance: 4ms }\n');
+    expect(step.status).toBe('failed');
+    expect(guest.sets).toBeGreaterThanOrEqual(1);
+    expect(step.error).toMatchObject({ code: 'CLOCK_NOT_SYNCED', message: expect.stringContaining('too coarse') });
+    expect(step.result).toMatchObject({ action: 'set', note: expect.stringContaining('could not show the clock within the threshold') });
+  });
+
+  test('the same reading with measure-only: a failure of its own (CLOCK_UNPROVEN), nothing set', async () => {
+    const guest = new WindowedGuest(-2, 8.4);
+    const step = await syncWith(guest, '  - time-sync: { threshold: 4ms, tolerance: 4ms, measure-only: true }\n');
+    expect(step.status).toBe('failed');
+    expect(guest.sets).toBe(0);
+    expect(step.error).toMatchObject({ code: 'CLOCK_UNPROVEN', message: expect.stringContaining('cannot tell whether it is within the threshold of 4 ms') });
+    expect(step.result).toMatchObject({ action: 'none', offsetBeforeMs: expect.any(Number), errorBoundMs: 4.2 });
+  });
+
+  test('a clock 2 ms off read at ± 0.5 ms is proven within a 4 ms threshold: left alone, ok', async () => {
+    const guest = new WindowedGuest(-2, 1);
+    const step = await syncWith(guest, '  - time-sync: { threshold: 4ms, tolerance: 4ms }\n');
+    expect(step.status).toBe('ok');
+    expect(guest.sets).toBe(0);
+    const r = step.result as { offsetBeforeMs: number; errorBoundMs: number; thresholdMs: number };
+    expect(Math.abs(r.offsetBeforeMs) + r.errorBoundMs).toBeLessThanOrEqual(r.thresholdMs);
+  });
+});
+
 async function syncWith(guest: Transport, step = '  - time-sync\n') {
   const { playbook } = parsePlaybook(`name: t\ntargets:\n  - vm: g\n    socket: /sim\nsteps:\n${step}`, '/tmp/t.yaml');
   const result = await runPlaybook(playbook, { transportFor: () => guest });

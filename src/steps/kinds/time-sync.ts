@@ -94,10 +94,10 @@ export const timeSync = defineKind({
     type: ['object', 'null'],
     additionalProperties: false,
     properties: {
-      threshold: { description: 'Set the clock only when the offset exceeds this (0ms: always set). Default: 100ms.', $ref: '#/definitions/duration', default: '100ms' },
+      threshold: { description: 'Leave the clock alone only when the measurement proves it within this (offset and error bound together); else set it (0ms: always set). Default: 100ms.', $ref: '#/definitions/duration', default: '100ms' },
       source: { description: "host: the host's clock; rtc: the guest's hardware clock (Linux guests). Default: host.", enum: ['host', 'rtc'], default: 'host' },
       tolerance: { description: 'After setting, the step fails when the offset is still above this. Default: 50ms.', $ref: '#/definitions/duration', default: '50ms' },
-      'measure-only': { description: 'Report the drift, change nothing. Default: false.', type: 'boolean', default: false },
+      'measure-only': { description: 'Report the drift, change nothing; a reading that cannot tell whether the clock is within the threshold fails (CLOCK_UNPROVEN). Default: false.', type: 'boolean', default: false },
       samples: { description: 'Most samples per measurement. A measurement stops early at a reading whose error bound is at most a twentieth of the tolerance (0.5 ms at least), and after a set also at one that shows the clock surely within the goal (a tenth of the tolerance, 1 ms at least). Default: 5.', type: 'integer', minimum: 1, maximum: 50, default: 5 },
     },
   },
@@ -129,12 +129,24 @@ export const timeSync = defineKind({
       thresholdMs: params.thresholdMs,
       toleranceMs: params.toleranceMs,
     };
-    // A zero threshold always sets: an offset can round to exactly 0.
-    if (params.thresholdMs > 0 && Math.abs(before.offsetMs) <= params.thresholdMs) return result;
+    // ok is one claim on every path: the whole interval the truth lies in is within the goal.
+    // Left alone, the goal is the threshold (a zero threshold always sets: an offset can round
+    // to exactly 0); a reading too coarse to prove it is not taken for "within".
+    const surelyWithinThreshold = Math.abs(before.offsetMs) + before.errorBoundMs <= params.thresholdMs;
+    if (params.thresholdMs > 0 && surelyWithinThreshold) return result;
+    const surelyAbove = Math.abs(before.offsetMs) - before.errorBoundMs > params.thresholdMs;
     if (params.measureOnly) {
+      if (!surelyAbove) {
+        throw new StepFailedError(
+          `clock off by ${before.offsetMs.toFixed(1)} ms (± ${before.errorBoundMs.toFixed(1)}): the measurement cannot tell whether it is within the threshold of ${params.thresholdMs} ms; measure-only: not corrected`,
+          'CLOCK_UNPROVEN',
+          { result },
+        );
+      }
       result.note = 'measure-only: offset above threshold, clock left unchanged';
       return result;
     }
+    if (params.thresholdMs > 0 && !surelyAbove) result.note = `set: the measurement (± ${before.errorBoundMs.toFixed(1)} ms) could not show the clock within the threshold`;
     let after: ClockMeasurement | undefined;
     try {
       if (params.source === 'host') {
