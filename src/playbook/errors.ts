@@ -23,9 +23,20 @@ export function formatProblem(p: Problem): string {
  * one line per problem. A UsageError, so the command line exits 2 with nothing run.
  */
 export class PlaybookError extends UsageError {
+  /** Every problem found (the message shows the first {@link SHOWN_PROBLEMS}). */
   readonly problems: Problem[];
   constructor(problems: Problem[], options?: { cause?: unknown }) {
-    super(problems.map(formatProblem).join('\n'), 'PLAYBOOK_INVALID', options);
+    super(problemLines(problems), 'PLAYBOOK_INVALID', options);
     this.problems = problems;
   }
+}
+
+/** How many problems a message lists before it counts the rest, as compilers do. */
+export const SHOWN_PROBLEMS = 20;
+
+function problemLines(problems: readonly Problem[]): string {
+  const lines = problems.slice(0, SHOWN_PROBLEMS).map(formatProblem);
+  const rest = problems.length - SHOWN_PROBLEMS;
+  if (rest > 0) lines.push(`${visible(problems[0]!.file)}: ... and ${rest.toLocaleString('en-US')} more problem${rest === 1 ? '' : 's'} (${problems.length.toLocaleString('en-US')} in all; fix these first)`);
+  return lines.join('\n');
 }

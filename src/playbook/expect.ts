@@ -147,5 +147,7 @@ function equal(a: unknown, b: unknown): boolean {
 
 /** JSON, shortened (the value's secrets already masked); Secrets show as *** through their toJSON. */
 function show(value: unknown): string {
-  return value === undefined ? 'nothing' : excerpt(JSON.stringify(value), 79);
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? excerpt(text, 79) : text;
 }

@@ -2,7 +2,7 @@ import { defaultUri } from '../util/uri.js';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { isMap as isYamlMap, isSeq, LineCounter, Parser, parseDocument } from 'yaml';
+import { isMap as isYamlMap, isScalar, isSeq, LineCounter, Parser, parseDocument } from 'yaml';
 import { errorMessage } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { formatProblem, PlaybookError, type Problem } from './errors.js';
@@ -73,7 +73,9 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
 
   const lines = new LineCounter();
   // prettyErrors off: one-line messages; positions come from the LineCounter.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true });
+  // uniqueKeys off: yaml's own check compares each key with every earlier one (20,000 keys took
+  // seconds); duplicateKeys below does the same check in one pass.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true, uniqueKeys: false });
   const src = new Source(file, doc, lines);
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
@@ -93,6 +95,10 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
     const message = (e: (typeof doc.errors)[number]) =>
       e.code === 'DUPLICATE_KEY' ? `duplicate key \`${/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim()}\`: a key may appear once in a map` : `YAML syntax error: ${e.message}${opened(e.pos[0] + 1)}`;
     throw new PlaybookError(doc.errors.map((e) => ({ ...at(e.pos[0]), message: message(e) })));
+  }
+  const duplicates = duplicateKeys(doc.contents);
+  if (duplicates.length > 0) {
+    throw new PlaybookError(duplicates.map((d) => ({ ...at(d.offset), message: `duplicate key \`${d.key}\`: a key may appear once in a map` })));
   }
   const warnings: Problem[] = doc.warnings.map((w) => ({ ...at(w.pos[0]), message: `YAML: ${w.message}` }));
 
@@ -129,6 +135,31 @@ export function parsePlaybook(text: string, file: string, options: LoadOptions =
   if (problems.length > 0) throw new PlaybookError(problems.sort(byPosition));
 
   return { playbook: normalise(data as unknown as WrittenPlaybook, src, connect), warnings: warnings.sort(byPosition).map(formatProblem) };
+}
+
+/** Keys that stand twice in one map (merge keys aside), in one pass over the document; a stack, not recursion. */
+function duplicateKeys(root: unknown): { key: string; offset: number }[] {
+  const found: { key: string; offset: number }[] = [];
+  const pending: unknown[] = [root];
+  const seen = new Set<unknown>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (seen.has(node)) continue;
+    seen.add(node);
+    if (isYamlMap(node)) {
+      const keys = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (key !== '<<' && (isScalar(pair.key) || typeof key !== 'object')) {
+          const name = String(key);
+          if (keys.has(name)) found.push({ key: name, offset: isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0 });
+          keys.add(name);
+        }
+        pending.push(pair.value);
+      }
+    } else if (isSeq(node)) pending.push(...node.items);
+  }
+  return found.sort((a, b) => a.offset - b.offset);
 }
 
 /** Flow collections and quoted scalars that the text opens and never closes, from the CST. */

@@ -38,6 +38,17 @@ interface Compiled {
 
 let compiled: Compiled | undefined;
 
+// The generated code's schema nodes are few and shared by every error: each is looked up by its JSON text once.
+const canonicalCache = new WeakMap<object, SchemaNode>();
+function canonicalOf(c: Compiled, node: SchemaNode): SchemaNode {
+  let found = canonicalCache.get(node);
+  if (found === undefined) {
+    found = c.canonical.get(JSON.stringify(node)) ?? node;
+    canonicalCache.set(node, found);
+  }
+  return found;
+}
+
 function compile(): Compiled {
   if (compiled) return compiled;
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as SchemaNode;
@@ -167,7 +178,7 @@ function canonicalNodes(schema: SchemaNode): Map<string, SchemaNode> {
 
 function problemOf(e: ErrorObject, data: unknown, src: Source, c: Compiled, { unknownKeyAt, misspelt }: ErrorContext): Problem | undefined {
   const defs = c.schema.definitions ?? {};
-  const parent = c.canonical.get(JSON.stringify(e.parentSchema ?? {})) ?? ((e.parentSchema ?? {}) as SchemaNode);
+  const parent = canonicalOf(c, (e.parentSchema ?? {}) as SchemaNode);
   const def = c.definitionOf.get(parent);
   const path = toPath(e.instancePath, data);
   const at = displayPath(path);

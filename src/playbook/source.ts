@@ -1,4 +1,4 @@
-import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type LineCounter } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type LineCounter, type Pair, type YAMLMap } from 'yaml';
 import type { Problem } from './errors.js';
 
 export type PathSegment = string | number;
@@ -16,6 +16,9 @@ export function displayPath(path: readonly PathSegment[]): string {
 
 /** A parsed playbook text: turns paths into the YAML nodes' line and column. */
 export class Source {
+  // Each map's pairs by key, built once: a position is looked up for every problem, and a map may hold thousands of keys.
+  private readonly pairsOf = new WeakMap<object, Map<string, Pair>>();
+
   constructor(
     readonly file: string,
     readonly doc: Document,
@@ -29,7 +32,7 @@ export class Source {
     for (const [i, seg] of path.entries()) {
       if (isAlias(node)) node = node.resolve(this.doc);
       if (isMap(node)) {
-        const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+        const pair = this.pairs(node as YAMLMap).get(String(seg));
         if (!pair) break;
         const keyStart = isNode(pair.key) && pair.key.range ? pair.key.range[0] : offset;
         const value = pair.value;
@@ -44,6 +47,19 @@ export class Source {
     }
     const { line, col } = this.lines.linePos(offset);
     return { line, column: col };
+  }
+
+  private pairs(map: YAMLMap): Map<string, Pair> {
+    let byKey = this.pairsOf.get(map);
+    if (!byKey) {
+      byKey = new Map();
+      for (const p of map.items as Pair[]) {
+        const key = isScalar(p.key) ? String(p.key.value) : String(p.key);
+        if (!byKey.has(key)) byKey.set(key, p);
+      }
+      this.pairsOf.set(map, byKey);
+    }
+    return byKey;
   }
 
   problem(path: readonly PathSegment[], message: string, at: 'value' | 'key' = 'value'): Problem {

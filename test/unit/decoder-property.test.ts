@@ -1,3 +1,4 @@
+import { CUT_MARK } from '../../src/util/excerpt.js';
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { MAX_REPLY_DEPTH, ReplyDecoder, type DecoderEvent } from '../../src/qga/decoder.js';
@@ -59,7 +60,7 @@ describe('ReplyDecoder properties', () => {
         expect(split.maxPending).toBeLessThanOrEqual(MAX);
         for (const e of whole.events) {
           if (e.type === 'reply') expect(e.text.length).toBeLessThanOrEqual(MAX);
-          if (e.type === 'garbage') expect(e.text.length).toBeLessThanOrEqual(200);
+          if (e.type === 'garbage') expect(e.text.length).toBeLessThanOrEqual(200 + CUT_MARK.length);
         }
       }),
       params,

@@ -134,11 +134,11 @@ describe('ReplyDecoder', () => {
     expect(decoder.write(b(`${']'.repeat(3000)}}\n{"return": 4}\n`))).toEqual([{ type: 'reply', reply: { return: 4 }, text: '{"return": 4}' }]);
   });
 
-  test('a junk line is not buffered, only its first 200 characters are kept', () => {
+  test('a junk line is not buffered, only its first 200 characters are kept, the cut marked', () => {
     const decoder = new ReplyDecoder();
     for (let i = 0; i < 20; i++) expect(decoder.write(Buffer.alloc(1024 * 1024, 0x78))).toEqual([]);
     expect(decoder.pending).toBeLessThanOrEqual(1024);
-    expect(decoder.write(b('\n'))).toEqual([{ type: 'garbage', text: 'x'.repeat(200) }]);
+    expect(decoder.write(b('\n'))).toEqual([{ type: 'garbage', text: `${'x'.repeat(200)}…` }]);
   });
 });
 

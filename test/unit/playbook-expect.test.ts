@@ -62,7 +62,7 @@ describe('evaluateExpectations', () => {
     expect(check({ 'tags.5': 'x' })).toEqual(['tags.5: expected "x", got nothing (no such field in the result)']);
     expect(check({ stdout: { gt: 3 } })).toEqual(['stdout: expected > 3, got "Linux 6.1.0-18-amd64\\n" (not a number)']);
     expect(check({ return: { matches: 'x' } })).toEqual(['return: expected to match /x/, got {"version":"7.2.22","supported_commands":[{"name":"guest-ping","enabled":true}]} (not text)']);
-    expect(check({ stdout: 'x'.repeat(100) })[0]).toBe(`stdout: expected "${'x'.repeat(76)}..., got "Linux 6.1.0-18-amd64\\n"`);
+    expect(check({ stdout: 'x'.repeat(100) })[0]).toBe(`stdout: expected "${'x'.repeat(78)}…, got "Linux 6.1.0-18-amd64\\n"`);
     expect(check({ exitCode: { contains: 2 } })).toEqual(['exitCode: expected to contain 2, got 2 (not a string or a list)']);
     expect(evaluateExpectations(parseExpect({ x: 1 }), undefined)).toEqual(['x: expected 1, got nothing (no such field in the result)']);
   });

@@ -220,3 +220,37 @@ describe('playbook problems, each located', () => {
     expectProblems(await problems(file), ['0:0 cannot be read: permission denied']);
   });
 });
+
+describe('a playbook with thousands of problems', () => {
+  const body = (n: number) => `name: x\ntargets:\n  - vm: a\n    socket: /tmp/x.sock\nsteps:\n  - ping\n${Array.from({ length: n }, (_, i) => `unknown${i}: ${i}`).join('\n')}\n`;
+
+  test('20,000 unknown keys: every one is found, the message lists the first 20 and counts the rest', () => {
+    let caught: unknown;
+    try {
+      parsePlaybook(body(20_000), '/tmp/many.yaml', { env: {} });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(PlaybookError);
+    const err = caught as PlaybookError;
+    expect(err.problems).toHaveLength(20_000);
+    const lines = err.message.split('\n');
+    expect(lines).toHaveLength(21);
+    expect(lines[0]).toBe('/tmp/many.yaml:7:1: unknown key `unknown0` (allowed: name, connect, concurrency, virsh, timeout, report, every, watch, targets, steps)');
+    expect(lines[20]).toBe('/tmp/many.yaml: ... and 19,980 more problems (20,000 in all; fix these first)');
+  });
+
+  test('duplicate keys are still found among thousands, each at its own line, nested ones too', () => {
+    const text = `${body(3000)}unknown5: again\nsteps2:\n  - a: 1\n    a: 2\n`;
+    let caught: unknown;
+    try {
+      parsePlaybook(text, '/tmp/dup.yaml', { env: {} });
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as PlaybookError).problems.map((p) => `${p.line}:${p.column} ${p.message}`)).toEqual([
+      '3007:1 duplicate key `unknown5`: a key may appear once in a map',
+      '3010:5 duplicate key `a`: a key may appear once in a map',
+    ]);
+  });
+});
