@@ -32,7 +32,17 @@ export interface SocketTransportOptions {
   syncAttemptMs?: number;
   /** How long to wait for an error after a command that replies only on failure (default 3 s). */
   noReplyWindowMs?: number;
+  /**
+   * Most lines that are not the awaited reply (junk, stale or foreign replies) one request may
+   * cost before the connection is closed as flooding (default 1,000; a real agent sends two or
+   * three: the parse error of the sync's 0xFF, a stale reply or its tail).
+   */
+  maxForeignLines?: number;
 }
+
+// Bytes one request may cost beyond two of its largest replies (one may be the tail of a refused
+// one before it) before the connection is closed as flooding.
+const FLOOD_SLACK_BYTES = 1024 * 1024;
 
 const PROCESS_TAG = randomBytes(4).toString('hex');
 let transportSerial = 0;
@@ -60,6 +70,10 @@ export class SocketTransport implements Transport {
   private readonly decoder: ReplyDecoder;
   private readonly syncAttemptMs: number;
   private readonly noReplyWindowMs: number;
+  private readonly maxForeignLines: number;
+  // What the current request has cost so far: every byte read, and the lines that were not its answer.
+  private bytesRead = 0;
+  private foreignLines = 0;
   private stream: Duplex | null = null;
   private synced = false;
   private waiter: Waiter | null = null;
@@ -83,6 +97,7 @@ export class SocketTransport implements Transport {
     this.decoder = new ReplyDecoder({ maxReplyBytes: options.maxReplyBytes });
     this.syncAttemptMs = options.syncAttemptMs ?? 3000;
     this.noReplyWindowMs = options.noReplyWindowMs ?? 3000;
+    this.maxForeignLines = options.maxForeignLines ?? 1000;
   }
 
   request(request: QgaRequest, options: RequestOptions): Promise<RawReply | null> {
@@ -102,6 +117,8 @@ export class SocketTransport implements Transport {
     if (this.closed) throw new UnreachableError(`transport to ${this.path} is closed`, 'DISCONNECTED');
     const deadline = Date.now() + options.timeoutMs;
     let stage = 'connecting';
+    this.bytesRead = 0;
+    this.foreignLines = 0;
     const mismatchedBefore = this.mismatched;
     try {
       const stream = await this.connect(deadline, signal);
@@ -161,8 +178,16 @@ export class SocketTransport implements Transport {
     const stream = await this.connector(deadline, signal);
     this.decoder.reset();
     this.synced = false;
+    // Counted from the start of the request in flight (or the last one): a guest that floods
+    // between requests reaches the budget too, and its connection is closed, not read on.
     stream.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length;
+      if (this.bytesRead > 2 * this.decoder.maxReplyBytes + FLOOD_SLACK_BYTES) return this.flood(stream, `${this.bytesRead} bytes`);
       for (const event of this.decoder.write(chunk)) {
+        if (event.type === 'garbage' || event.type === 'reply') {
+          // Every line counts; the request's own two (the sync's answer, its reply) are allowed for.
+          if (++this.foreignLines > this.maxForeignLines + 2) return this.flood(stream, `${this.foreignLines} lines that were not its answer`);
+        }
         if (this.waiter) this.waiter.onEvent(event);
         else this.discarded++;
       }
@@ -248,6 +273,16 @@ export class SocketTransport implements Transport {
       };
       if (!this.stream) finish(new UnreachableError(`agent at ${this.path} closed the connection`, 'DISCONNECTED'));
     });
+  }
+
+  /** Ends a connection whose agent sent more than one request may cost: that VM is unreachable, the others are not slowed. */
+  private flood(stream: Duplex, what: string): void {
+    if (this.stream !== stream) return;
+    this.stream = null;
+    this.synced = false;
+    this.decoder.reset();
+    stream.destroy();
+    this.waiter?.onClose(new UnreachableError(`agent at ${this.path} sent ${what} for one request: closed the connection (a flooding guest)`, 'FLOODING'));
   }
 
   private drop(): void {

@@ -68,15 +68,23 @@ describe('a hostile guest cannot stop the other VMs or fool the run', () => {
     expect(r.exitCode).toBe(1);
   });
 
-  test("a guest flooding junk does not hold up another VM's steps", async () => {
+  test("a guest flooding junk is closed as FLOODING and does not hold up another VM's steps", async () => {
     const flood = await agent(wellBehaved, modes.junkFlood);
+    // The issue's case: the good guest takes 20 readings of its clock, 3 s for the step, while the other floods.
+    const timeGet = (incoming: Parameters<Behaviour>[0], conn: Parameters<Behaviour>[1]) => {
+      if (incoming.type === 'request' && incoming.execute === 'guest-get-time') conn.reply(Date.now() * 1e6);
+      else answering(incoming, conn);
+    };
     const r = await run(
       'flood',
-      `name: flood\ntimeout: 1s\ntargets:\n  - vm: bad\n    socket: ${flood}\n  - vm: good\n    socket: ${await good()}\nsteps:\n  - ping:\n    retries: 3\n    retry-delay: 10ms\n  - ping\n  - hostname\n  - ping\n`,
+      `name: flood\ntimeout: 3s\ntargets:\n  - vm: bad\n    socket: ${flood}\n  - vm: good\n    socket: ${await agent(timeGet)}\nsteps:\n  - ping:\n    retries: 3\n    retry-delay: 10ms\n  - time-get: { samples: 20 }\n  - ping\n  - hostname\n  - ping\n`,
     );
     const [bad, fine] = r.summary.vms;
     expect(bad!.status).toBe('unreachable');
-    expect(fine!.steps.map((s) => s.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(bad!.steps[0]!.error?.code).toBe('FLOODING');
+    expect(fine!.steps.map((s) => s.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+    // A figure for the note, not an assertion: the good guest's slowest step while the other floods.
+    console.log(`[flood] good guest's slowest step: ${Math.max(...fine!.steps.map((s) => s.durationMs))} ms; flooding guest: ${bad!.steps[0]!.attempts} attempts, ${bad!.durationMs} ms`);
   });
 
   test("a duplicated reply is not taken as the next step's answer", async () => {
@@ -88,16 +96,16 @@ describe('a hostile guest cannot stop the other VMs or fool the run', () => {
     expect(r.summary.vms[0]!.steps[1]).toMatchObject({ status: 'ok', result: { hostname: 'fake' } });
   });
 
-  test('a guest-get-time of 1e400 is a protocol error, not an ok step with no offset', async () => {
+  test('a guest-get-time of 1e400 is a failed step (REPLY_SHAPE), not an ok step with no offset', async () => {
     const inf: Behaviour = (incoming, conn) => {
       if (incoming.type === 'request' && incoming.execute === 'guest-get-time') conn.write(replyLine({ return: 0 }, incoming.id).replace('0', '1e400'));
       else wellBehaved(incoming, conn);
     };
     const r = await run('inf', `name: inf\ntargets:\n  - vm: i\n    socket: ${await agent(inf)}\nsteps:\n  - time-get\n`);
     const step = r.summary.vms[0]!.steps[0]!;
-    expect(step.status).not.toBe('ok');
-    expect(step.error).toMatchObject({ code: 'PROTOCOL' });
-    expect(step.error!.message).toContain('1e400');
+    // The agent answered: the step ran and failed (not unreachable), saying what was wrong.
+    expect(step.status).toBe('failed');
+    expect(step.error).toEqual({ code: 'REPLY_SHAPE', message: 'guest-get-time answered a reply qga-play cannot read: return is not a finite number, not a whole number' });
   });
 
   test('a guest-exec reply without a pid fails at once, without polling pid undefined', async () => {
@@ -112,7 +120,7 @@ describe('a hostile guest cannot stop the other VMs or fool the run', () => {
     const r = await run('nopid', `name: nopid\ntargets:\n  - vm: i\n    socket: ${await agent(noPid)}\nsteps:\n  - exec: { path: /bin/true }\n    timeout: 3s\n`);
     const step = r.summary.vms[0]!.steps[0]!;
     expect(step.status).not.toBe('timed-out');
-    expect(step.error!.message).toMatch(/guest-exec answered \{\}, without a pid/);
+    expect(step.error).toEqual({ code: 'REPLY_SHAPE', message: 'guest-exec answered a reply qga-play cannot read: return has no pid' });
     expect(statusCalls).toEqual([]);
   });
 });

@@ -282,11 +282,25 @@ describe('SocketTransport ties replies to requests', () => {
     await expect(ping(t)).resolves.toMatchObject({ reply: { return: {} } });
   });
 
-  test('a junk flood: the request fails as a protocol error, nothing is buffered', async () => {
+  test('a junk flood: the connection is closed as FLOODING at the budget, long before the deadline', async () => {
     const t = await setup(wellBehaved, modes.junkFlood, { syncAttemptMs: 200 });
-    const err = await ping(t, 1000).catch((e: unknown) => e);
-    // Junk during the sync keeps the handshake waiting (timeout); junk after it is a protocol error.
-    expect(err instanceof ProtocolError || err instanceof TimeoutError).toBe(true);
+    const started = Date.now();
+    const err = await ping(t, 20_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreachableError);
+    expect(err).toMatchObject({ code: 'FLOODING', message: expect.stringContaining('a flooding guest') });
+    // Not a timing target: it did not wait out the 20 s deadline reading junk.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  const stale = (count: number): Behaviour => (incoming, conn) => {
+    if (incoming.type === 'request' && incoming.execute === 'guest-ping') for (let i = 0; i < count; i++) conn.write(replyLine({ return: {} }, `old-${i}`));
+    wellBehaved(incoming, conn);
+  };
+  test('900 stale replies before the answer: dropped, and the answer still taken', async () => {
+    await expect(ping(await setup(stale(900)), 5000)).resolves.toMatchObject({ reply: { return: {} } });
+  });
+  test('5,000 stale replies before the answer: past the budget, FLOODING', async () => {
+    await expect(ping(await setup(stale(5000)), 5000)).rejects.toMatchObject({ code: 'FLOODING' });
   });
 });
 
