@@ -65,7 +65,8 @@ export function formatEventRun(r: EventRunRecord): string {
   const more = `${r.events > 1 ? ` +${r.events - 1} more` : ''}${r.attempt > 1 ? ` (attempt ${r.attempt})` : ''}`;
   let what = `${r.status}: ${r.detail}`;
   if (r.offsetBeforeMs !== undefined) {
-    const after = r.offsetAfterMs === undefined ? ' (within threshold, left alone)' : ` -> ${formatOffset(r.offsetAfterMs)}`;
+    // "Left alone" is a claim the step made only when it ended ok (the whole interval within the threshold).
+    const after = r.offsetAfterMs !== undefined ? ` -> ${formatOffset(r.offsetAfterMs)}` : r.status === 'ok' ? ' (within threshold, left alone)' : ' (not set)';
     const bound = r.errorBoundMs === undefined ? '' : ` (± ${r.errorBoundMs.toFixed(1)} ms)`;
     what = `${r.status}: offset ${formatOffset(r.offsetBeforeMs)}${after}${bound}`;
     if (r.correctedAfterMs !== undefined) what += `, corrected ${(r.correctedAfterMs / 1000).toFixed(3)} s after the event`;
