@@ -33,15 +33,21 @@ const CUT_MARKS = [CUT_MARK, '...'] as const;
 // A shorter head of a secret before a cut mark is left: it says too little, and masks innocent text by chance.
 const MIN_CUT_HEAD = 3;
 
+// Marks looked at per text and mark: a message of ours holds a few cuts; a guest's text full of
+// marks is not a message, and must not make redaction cost more than a pass per secret.
+const MAX_MARKS = 256;
+
 /** Masks the head of a secret that a cut left just before a cut mark. */
 function maskCutHeads(text: string, list: readonly string[]): string {
   let out = text;
   for (const mark of CUT_MARKS) {
-    for (let at = out.indexOf(mark); at !== -1; at = out.indexOf(mark, at + mark.length)) {
+    let marks = 0;
+    for (let at = out.indexOf(mark); at !== -1 && marks < MAX_MARKS; at = out.indexOf(mark, at + mark.length), marks++) {
       let longest = 0;
       for (const secret of list) {
         for (let k = Math.min(secret.length - 1, at); k >= Math.max(MIN_CUT_HEAD, longest + 1); k--) {
-          if (out.startsWith(secret.slice(0, k), at - k)) {
+          // The head starts with the secret's first character: most lengths are ruled out by one comparison.
+          if (out.charCodeAt(at - k) === secret.charCodeAt(0) && out.startsWith(secret.slice(0, k), at - k)) {
             longest = k;
             break;
           }
