@@ -70,7 +70,7 @@ CONF
   /usr/sbin/sshd -f "$LAB_SSHD_DIR/sshd_config" -E "$LAB_SSHD_DIR/sshd.log" || die "sshd did not start (see $LAB_SSHD_DIR/sshd.log)"
   local i
   for ((i = 0; i < 100; i++)); do sshd_pid_alive && break; sleep 0.05; done
-  sshd_pid_alive || die "sshd did not write its pid file"
+  sshd_pid_alive || die "sshd did not write its pid file (is 127.0.0.1:$LAB_SSHD_PORT taken, by another clone's lab sshd? see $LAB_SSHD_DIR/sshd.log)"
   log "sshd: started (pid $(cat "$LAB_SSHD_DIR/sshd.pid")) on 127.0.0.1:$LAB_SSHD_PORT"
   sshd_uri
 }

@@ -160,9 +160,16 @@ labDescribe(describe)('virsh sessions on lab guests', () => {
 
   describe('a real remote hypervisor: the lab sshd on loopback, qemu+ssh://', () => {
     let uri: string;
+    // Stopped again only when this test started it: a second clone's lab on the same machine must find port 2223 free.
+    let startedSshd = false;
     beforeAll(async () => {
-      uri = (await runLab(['sshd'])).stdout.trim().split('\n').at(-1)!;
+      const r = await runLab(['sshd']);
+      startedSshd = /sshd: started/.test(r.stderr);
+      uri = r.stdout.trim().split('\n').at(-1)!;
     }, 120_000);
+    afterAll(async () => {
+      if (startedSshd) await runLab(['sshd', 'stop']);
+    }, 60_000);
 
     test('a 6-step playbook on 2 VMs: .0 through a remote session pool, .1 through ssh+socat', async () => {
       const [a, b] = LAB_GUESTS;
