@@ -1,3 +1,5 @@
+import { ProtocolError } from '../errors.js';
+import { unwrapReply, type QgaReply } from './protocol.js';
 import { anyList, anyObject, bool, int, listOf, num, object, oneOf, optional, str, type Shape } from './reply-shape.js';
 
 /** Argument and reply types of the QGA commands qga-play uses (from QEMU's qapi-schema.json). */
@@ -121,6 +123,17 @@ export const REPLY_SHAPES = {
 /** What is wrong with `value` as `command`'s return, or nothing. */
 export function replyProblem(command: QgaCommandName, value: unknown): string | undefined {
   return REPLY_SHAPES[command](value, 'return');
+}
+
+/**
+ * `command`'s result from its reply: an error reply becomes an AgentError, a return of another
+ * shape a ProtocolError `REPLY_SHAPE` (the agent answered: the step fails, it is not unreachable).
+ */
+export function checkedReturn<C extends QgaCommandName>(command: C, reply: QgaReply): ReturnOf<C> {
+  const value = unwrapReply(command, reply);
+  const problem = replyProblem(command, value);
+  if (problem !== undefined) throw new ProtocolError(`${command} answered a reply qga-play cannot read: ${problem}`, 'REPLY_SHAPE');
+  return value as ReturnOf<C>;
 }
 
 /**

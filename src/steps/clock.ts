@@ -1,6 +1,5 @@
 import { ProtocolError } from '../errors.js';
-import { replyProblem } from '../qga/agent-commands.js';
-import { unwrapReply } from '../qga/protocol.js';
+import { checkedReturn } from '../qga/agent-commands.js';
 import { hostNowMs } from '../util/clock.js';
 import { explainAgentError } from './agent-error.js';
 import type { StepContext } from './context.js';
@@ -39,12 +38,10 @@ export async function measureOffset(ctx: StepContext, samples: number, enoughBou
     if (raw === null) throw new ProtocolError('guest-get-time sent no reply');
     let ns: number;
     try {
-      ns = unwrapReply('guest-get-time', raw.reply) as number;
+      ns = checkedReturn('guest-get-time', raw.reply);
     } catch (err) {
       throw explainAgentError(err);
     }
-    const problem = replyProblem('guest-get-time', ns);
-    if (problem !== undefined) throw new ProtocolError(`guest-get-time answered a reply qga-play cannot read: ${problem}`, 'REPLY_SHAPE');
     const window = raw.window ?? { startMs: t0, endMs: t1 };
     const mid = (window.startMs + window.endMs) / 2;
     // The lead counts from when the request was written, as a set's aim does (RequestOptions.atSend).

@@ -1,6 +1,5 @@
-import { ProtocolError } from '../errors.js';
-import { unwrapReply, type QgaRequest, type RawReply } from '../qga/protocol.js';
-import { replyProblem, type ArgsOf, type QgaCommandName, type ReturnOf } from '../qga/agent-commands.js';
+import type { QgaRequest, RawReply } from '../qga/protocol.js';
+import { checkedReturn, type ArgsOf, type QgaCommandName, type ReturnOf } from '../qga/agent-commands.js';
 
 /** Which path a transport takes to the agent. */
 export type TransportKind = 'virsh' | 'socket' | 'ssh-socket';
@@ -48,8 +47,5 @@ export async function call<C extends QgaCommandName>(
   const request: QgaRequest = args === undefined ? { execute: command } : { execute: command, arguments: args as Record<string, unknown> };
   const raw = await transport.request(request, options);
   if (raw === null) return {} as ReturnOf<C>;
-  const value = unwrapReply(command, raw.reply);
-  const problem = replyProblem(command, value);
-  if (problem !== undefined) throw new ProtocolError(`${command} answered a reply qga-play cannot read: ${problem}`, 'REPLY_SHAPE');
-  return value as ReturnOf<C>;
+  return checkedReturn(command, raw.reply);
 }
